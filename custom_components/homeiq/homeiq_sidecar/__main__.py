@@ -1,0 +1,43 @@
+"""`python -m homeiq_sidecar`: parse flags, serve until SIGTERM, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+import logging
+import os
+import sys
+
+from .settings import SettingsError, parse_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    try:
+        settings = parse_settings(argv)
+    except SettingsError as err:
+        print(f"homeiq_sidecar: {err}", file=sys.stderr)
+        return 2
+    # Logs go to stderr: stdout carries only the ready line the supervisor parses.
+    logging.basicConfig(
+        level=settings.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from .server import serve  # after logging: importing the models pulls in OpenVINO
+
+    loop = asyncio.new_event_loop()
+    cut_short = loop.run_until_complete(serve(settings))
+    if cut_short:
+        # A mining thread cannot be interrupted, and asyncio.run would wait for it: a
+        # requested shutdown must not hang, and every resource is already closed.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

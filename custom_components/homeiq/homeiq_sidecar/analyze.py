@@ -1,0 +1,103 @@
+"""`/v1/analyze`: validate, mine in a worker thread, enrich, summarise."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+import dataclasses
+import time
+from typing import Any
+
+import homeiq_miner
+
+from .cache import TextCache
+from .enrich import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_PRIORITIES,
+    KEEP,
+    TOP_K,
+    ModelBackend,
+    enrich_patterns,
+)
+from .errors import ApiError
+from .schemas import ANALYZE_SCHEMA, EventRowError, events_from_rows, validate
+
+
+def _jsonable(value: Any) -> Any:
+    """Miner statistics as plain JSON (dataclasses, tuples, numpy scalars)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    if hasattr(value, "_asdict"):
+        return _jsonable(value._asdict())
+    return str(value)
+
+
+def pattern_confidence(pattern: Mapping[str, Any]) -> float:
+    """A pattern's confidence wherever the detector put it (0 when absent)."""
+    for holder in (pattern, pattern.get("stats"), pattern.get("statistics")):
+        if isinstance(holder, Mapping) and isinstance(holder.get("confidence"), int | float):
+            return float(holder["confidence"])
+    return 0.0
+
+
+def _mine(
+    rows: list[Any], time_zone: str, automation_context_ids: list[str]
+) -> tuple[int, homeiq_miner.MiningResult]:
+    events = events_from_rows(rows)
+    return len(events), homeiq_miner.mine(
+        events, time_zone=time_zone, automation_context_ids=automation_context_ids
+    )
+
+
+async def run_analysis(data: Any, *, backend: ModelBackend, cache: TextCache) -> dict[str, Any]:
+    """The whole /v1/analyze job; raises ApiError(400) for bad input."""
+    started = time.monotonic()
+    request = validate(ANALYZE_SCHEMA, data)
+    options = request["options"]
+    try:
+        # Conversion and mining are CPU-bound Python: a worker thread keeps /health answering.
+        n_events, mined = await asyncio.to_thread(
+            _mine, request["events"], request["time_zone"], request["automation_context_ids"]
+        )
+    except EventRowError as err:
+        raise ApiError(400, "invalid_request", str(err)) from err
+    mined_at = time.monotonic()
+
+    patterns = [
+        p for p in mined.patterns if pattern_confidence(p) >= options.get("min_confidence", 0.0)
+    ]
+    patterns.sort(key=pattern_confidence, reverse=True)
+    patterns = patterns[: options.get("max_patterns", len(patterns))]
+
+    enriched = await enrich_patterns(
+        patterns,
+        backend=backend,
+        cache=cache,
+        categories=options.get("categories", DEFAULT_CATEGORIES),
+        priorities=options.get("priorities", DEFAULT_PRIORITIES),
+        top_k=options.get("top_k", TOP_K),
+        keep=options.get("similar", KEEP),
+    )
+    finished = time.monotonic()
+    return {
+        "patterns": enriched.patterns,
+        "summary": {
+            "events": n_events,
+            "patterns": len(enriched.patterns),
+            "patterns_mined": len(mined.patterns),
+            "duration_s": round(finished - started, 4),
+            "mining_s": round(mined_at - started, 4),
+            "enrich_s": round(finished - mined_at, 4),
+            "models": enriched.models,
+            "cache": enriched.cache,
+            "miner": _jsonable(mined.stats),
+        },
+    }

@@ -1,0 +1,142 @@
+"""Request schemas (voluptuous) and the fast event-row converter for /v1/analyze."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import math
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import voluptuous as vol
+
+from homeiq_miner import Event
+
+from .errors import ApiError
+
+MAX_TEXTS = 2048
+MAX_DOCUMENTS = 1000
+MAX_CLASSIFY = 256
+MAX_TEXT_CHARS = 4096
+MAX_LABELS = 20
+
+
+def _time_zone(value: Any) -> str:
+    name = vol.All(str, vol.Length(min=1, max=64))(value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise vol.Invalid(f"unknown time zone {name!r}") from err
+    return str(name)
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise vol.Invalid("labels must be unique")
+    return values
+
+
+TEXT = vol.All(str, vol.Length(min=1, max=MAX_TEXT_CHARS))
+LABEL = vol.All(str, vol.Length(min=1, max=64))
+LABELS = vol.All([LABEL], vol.Length(min=2, max=MAX_LABELS), _unique)
+# A model may be named by role or by its configured source; anything else is refused later.
+MODEL_NAME = vol.All(str, vol.Length(min=1, max=200))
+
+EMBED_SCHEMA = vol.Schema(
+    {
+        vol.Required("texts"): vol.All([TEXT], vol.Length(min=1, max=MAX_TEXTS)),
+        vol.Optional("model"): MODEL_NAME,
+    }
+)
+
+RERANK_SCHEMA = vol.Schema(
+    {
+        vol.Required("query"): TEXT,
+        vol.Required("documents"): vol.All([TEXT], vol.Length(min=1, max=MAX_DOCUMENTS)),
+        vol.Optional("model"): MODEL_NAME,
+    }
+)
+
+CLASSIFY_SCHEMA = vol.Schema(
+    {
+        vol.Required("texts"): vol.All([TEXT], vol.Length(min=1, max=MAX_CLASSIFY)),
+        vol.Optional("categories"): LABELS,
+        vol.Optional("priorities"): LABELS,
+        vol.Optional("model"): MODEL_NAME,
+    }
+)
+
+ANALYZE_OPTIONS_SCHEMA = vol.Schema(
+    {
+        vol.Optional("min_confidence"): vol.All(vol.Coerce(float), vol.Range(min=0.0, max=1.0)),
+        vol.Optional("max_patterns"): vol.All(int, vol.Range(min=1, max=10000)),
+        vol.Optional("categories"): LABELS,
+        vol.Optional("priorities"): LABELS,
+        vol.Optional("top_k"): vol.All(int, vol.Range(min=1, max=100)),
+        vol.Optional("similar"): vol.All(int, vol.Range(min=0, max=50)),
+    }
+)
+
+# Rows are checked by `events_from_rows`: voluptuous per row is too slow for millions of rows.
+ANALYZE_SCHEMA = vol.Schema(
+    {
+        vol.Required("events"): list,
+        vol.Optional("automation_context_ids", default=list): vol.All(
+            [vol.All(str, vol.Length(max=128))]
+        ),
+        vol.Optional("time_zone", default="UTC"): _time_zone,
+        vol.Optional("options", default=dict): ANALYZE_OPTIONS_SCHEMA,
+    }
+)
+
+
+class EventRowError(ValueError):
+    """A row of `events` is malformed; the message names the row."""
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError
+
+
+def events_from_rows(rows: Sequence[Any]) -> list[Event]:
+    """Convert `[ts, entity_id, state, ctx?, parent?, user?]` rows to miner events."""
+    events: list[Event] = []
+    append = events.append
+    for index, row in enumerate(rows):
+        try:
+            if not isinstance(row, list) or not 3 <= len(row) <= 6:
+                raise TypeError  # noqa: TRY301
+            ts, entity_id, state = row[0], row[1], row[2]
+            if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+                raise TypeError  # noqa: TRY301
+            if not isinstance(entity_id, str) or "." not in entity_id or len(entity_id) > 255:
+                raise TypeError  # noqa: TRY301
+            if not isinstance(state, str):
+                raise TypeError  # noqa: TRY301
+            extra = [_opt_str(v) for v in row[3:]]
+            extra += [None] * (3 - len(extra))
+            append(Event(float(ts), entity_id, state, extra[0], extra[1], extra[2]))
+        except TypeError as err:
+            raise EventRowError(
+                f"events[{index}] must be [unix_ts, entity_id, state, context_id?, "
+                "context_parent_id?, context_user_id?] with a domain.object entity id"
+            ) from err
+    return events
+
+
+def validate(schema: vol.Schema, data: Any) -> dict[str, Any]:
+    """Apply a voluptuous schema; 400 with the path of the first problem."""
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
+    try:
+        result: dict[str, Any] = schema(data)
+    except vol.MultipleInvalid as err:
+        raise ApiError(400, "invalid_request", humanize(err)) from err
+    return result
+
+
+def humanize(err: vol.Invalid) -> str:
+    """'texts[2]: expected str' rather than voluptuous' repr."""
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.path).lstrip(".")
+    return f"{path or 'body'}: {err.error_message}." if err.error_message else f"{path}: invalid."
