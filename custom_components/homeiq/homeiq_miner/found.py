@@ -1,0 +1,34 @@
+"""What a detector hands to the pattern builder: codes and statistics, no text yet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+TIME_OF_DAY = "time_of_day"
+TRIGGER_ACTION = "trigger_action"
+SEQUENCE = "sequence"
+
+
+@dataclass(kw_only=True)
+class Found:
+    """One detected habit before it becomes a JSON pattern."""
+
+    type: str
+    steps: list[int]  # key codes, in order
+    occurrences: int
+    days_seen: int
+    confidence: float
+    manual_share: float
+    occurrence_ts: npt.NDArray[np.float64]  # unix time of each occurrence's first step
+    time_min: float | None = None  # local minutes after midnight (time habits)
+    weekdays: list[int] | None = None
+    spread_min: float | None = None
+    delay_s: float | None = None  # median, first to last step
+    delays_s: list[float] | None = None  # median per step gap (sequences)
+    delay_spread_s: float | None = None
+    lift: float | None = None
+    baseline: float | None = None
+    support: float | None = None

@@ -1,0 +1,52 @@
+"""mine(): events in, patterns out."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+import time
+from typing import Any
+
+from .found import Found
+from .model import Event, MinerConfig, MiningResult
+from .pairs import detect_pairs
+from .patterns import build_pattern
+from .readers import load_zone
+from .sequences import detect_sequences
+from .table import build_table
+from .timeofday import detect_time_of_day
+
+
+def mine(
+    events: Iterable[Event],
+    *,
+    time_zone: str,
+    config: MinerConfig | None = None,
+    automation_context_ids: Collection[str] = (),
+) -> MiningResult:
+    """Detect time-of-day, trigger -> action and sequence habits in a stream of state changes."""
+    cfg = config or MinerConfig()
+    zone = load_zone(time_zone)
+    started = time.perf_counter()
+    table = build_table(
+        events, zone=zone, config=cfg, automation_context_ids=automation_context_ids
+    )
+    read_s = time.perf_counter() - started
+    found: list[Found] = detect_time_of_day(table, cfg)
+    pairs, index = detect_pairs(table, cfg)
+    found += pairs
+    found += detect_sequences(table, index, cfg)
+    patterns: list[dict[str, Any]] = [build_pattern(f, table, zone, cfg) for f in found]
+    patterns.sort(key=lambda p: (-p["confidence"], -p["occurrences"], p["id"]))
+    patterns = patterns[: cfg.max_patterns]
+    stats: dict[str, Any] = {
+        "events_read": table.events_read,
+        "events_used": int(table.ts.size),
+        "entities": len(table.entities),
+        "patterns": len(patterns),
+        "automated_patterns": sum(1 for p in patterns if p["automated"]),
+        "suggestions": sum(1 for p in patterns if p["suggestion"] is not None),
+        "read_s": round(read_s, 3),
+        "duration_s": round(time.perf_counter() - started, 3),
+        "time_zone": time_zone,
+    }
+    return MiningResult(patterns=patterns, stats=stats)

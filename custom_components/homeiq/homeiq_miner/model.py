@@ -1,0 +1,53 @@
+"""Public data types: the event row, the detector settings and the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+class Event(NamedTuple):
+    """One state change as the recorder stores it."""
+
+    ts: float
+    entity_id: str
+    state: str
+    context_id: str | None = None
+    context_parent_id: str | None = None
+    context_user_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinerConfig:
+    """Detector defaults; docs/miner.md explains each one."""
+
+    min_confidence: float = 0.5
+    max_patterns: int = 200
+    min_occurrences: int = 5
+    min_days: int = 3
+    # trigger -> action: B must follow A within this many seconds.
+    pair_window_s: float = 300.0
+    # P(B after A) / P(B after a random moment) must reach this.
+    min_lift: float = 3.0
+    # sequence A -> B -> C: whole chain within this many seconds.
+    sequence_window_s: float = 900.0
+    # time of day: half-width of the window around the habit's time.
+    time_window_min: float = 45.0
+    # time of day: circular standard deviation of the daily times must stay under this.
+    max_time_spread_min: float = 30.0
+    max_peaks_per_key: int = 3
+    # a pattern whose manual share is below this is an automation the user already has.
+    min_manual_share: float = 0.5
+    # delays shorter than this are human reaction time, not part of the habit.
+    suggest_delay_min_s: float = 60.0
+    # keep only the last N days (relative to the newest event); None keeps all.
+    lookback_days: float | None = None
+    ignore_states: frozenset[str] = frozenset({"unavailable", "unknown", "", "none"})
+
+
+@dataclass(kw_only=True)
+class MiningResult:
+    """JSON-ready patterns plus run statistics."""
+
+    patterns: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)

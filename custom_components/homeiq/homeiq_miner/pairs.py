@@ -1,0 +1,200 @@
+"""Trigger -> action detector: B reaches a state within a window after A does.
+
+Directed and scored against B's baseline: confidence is the share of A's occurrences that B
+follows, lift divides it by the chance that B follows a random moment. Pairs are enumerated by
+lag over the time-sorted events, and each lag step keeps only events that still have a partner
+inside the window, so the work is the number of event pairs within the window (O(n k)), never
+all pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .found import TRIGGER_ACTION, Found
+from .model import MinerConfig
+from .table import EventTable
+
+_DENSE_LIMIT = 1 << 22  # up to 4M (trigger, action) cells are counted in one dense array
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(kw_only=True)
+class PairIndex:
+    """Instances of accepted pairs, for the sequence detector."""
+
+    instances: dict[tuple[int, int], tuple[IntArray, IntArray]]
+    n_key: IntArray
+
+
+def same_key_neighbours(key: IntArray) -> tuple[IntArray, IntArray]:
+    """Index of the previous and next event with the same key (-1 / n when none)."""
+    n = key.size
+    order = np.lexsort((np.arange(n), key))
+    prev = np.full(n, -1, dtype=np.int64)
+    nxt = np.full(n, n, dtype=np.int64)
+    same = key[order[1:]] == key[order[:-1]]
+    prev[order[1:][same]] = order[:-1][same]
+    nxt[order[:-1][same]] = order[1:][same]
+    return prev, nxt
+
+
+def lag_pairs(ts: npt.NDArray[np.float64], window: float) -> Iterator[tuple[IntArray, IntArray]]:
+    """All (earlier j, later i) index pairs with 0 <= ts[i] - ts[j] <= window, one lag at a time."""
+    n = ts.size
+    j = np.arange(max(n - 1, 0), dtype=np.int64)
+    lag = 1
+    while j.size:
+        i = j + lag
+        ok = ts[i] - ts[j] <= window
+        j, i = j[ok], i[ok]
+        if not j.size:
+            return
+        yield j, i
+        lag += 1
+        j = j[j + lag < n]
+
+
+def follower_pairs(
+    ts: npt.NDArray[np.float64], *, key: IntArray, ent: IntArray, prev: IntArray, window: float
+) -> Iterator[tuple[IntArray, IntArray]]:
+    """(j, i) within the window where i is the first event of its key after j, on another entity.
+
+    Counting only the first B after each A means a chatty B counts once per A.
+    """
+    for j, i in lag_pairs(ts, window):
+        keep = (prev[i] < j) & (ent[i] != ent[j])
+        yield j[keep], i[keep]
+
+
+def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], PairIndex]:
+    s = table.n_keys
+    key_all = table.key.astype(np.int64)
+    n_key_all = np.bincount(key_all, minlength=s)
+    index = PairIndex(instances={}, n_key=n_key_all)
+    # Keys seen fewer than min_occurrences times cannot make a pair: leave them out.
+    use = np.flatnonzero(n_key_all[key_all] >= cfg.min_occurrences)
+    if use.size < 2:
+        return [], index
+    ts = table.ts[use]
+    key = key_all[use]
+    ent = table.key_entity[key].astype(np.int64)
+    w = cfg.pair_window_s
+    prev, _ = same_key_neighbours(key)
+
+    # Share of moments t with a B event in (t, t + w]: B's baseline.
+    gap = np.where(prev >= 0, ts - ts[np.maximum(prev, 0)], w)
+    span = float(ts[-1] - ts[0]) + w
+    coverage = np.bincount(key, weights=np.minimum(gap, w), minlength=s) / span
+
+    counts = _count_pairs(ts, key=key, ent=ent, prev=prev, s=s, w=w)
+    codes, cnt = counts
+    a, b = codes // s, codes % s
+    conf = cnt / n_key_all[a]
+    lift = conf / np.maximum(coverage[b], 1e-12)
+    ok = (cnt >= cfg.min_occurrences) & (conf >= cfg.min_confidence) & (lift >= cfg.min_lift)
+    cand = np.sort(codes[ok])
+    if cand.size == 0:
+        return [], index
+    cand_conf = dict(zip(codes[ok].tolist(), conf[ok].tolist(), strict=True))
+    cand_lift = dict(zip(codes[ok].tolist(), lift[ok].tolist(), strict=True))
+
+    js: list[IntArray] = []
+    is_: list[IntArray] = []
+    ps: list[IntArray] = []
+    for j, i in follower_pairs(ts, key=key, ent=ent, prev=prev, window=w):
+        c = key[j] * s + key[i]
+        pos = np.minimum(np.searchsorted(cand, c), cand.size - 1)
+        hit = cand[pos] == c
+        js.append(j[hit])
+        is_.append(i[hit])
+        ps.append(pos[hit])
+    jj, ii, pp = np.concatenate(js), np.concatenate(is_), np.concatenate(ps)
+    o = np.argsort(pp, kind="stable")
+    jj, ii, pp = jj[o], ii[o], pp[o]
+    bounds = np.searchsorted(pp, np.arange(cand.size + 1))
+
+    day = np.floor(table.local[use] / 86400).astype(np.int64)
+    found: list[Found] = []
+    for p in range(cand.size):
+        lo, hi = bounds[p], bounds[p + 1]
+        if hi == lo:
+            continue
+        j, i = jj[lo:hi], ii[lo:hi]
+        days_seen = int(np.unique(day[j]).size)
+        if days_seen < cfg.min_days:
+            continue
+        code = int(cand[p])
+        ka, kb = code // s, code % s
+        delays = ts[i] - ts[j]
+        q1, q3 = np.percentile(delays, [25, 75])
+        found.append(
+            Found(
+                type=TRIGGER_ACTION,
+                steps=[ka, kb],
+                occurrences=int(hi - lo),
+                days_seen=days_seen,
+                confidence=round(float(cand_conf[code]), 3),
+                manual_share=float(table.manual[use][i].mean()),
+                occurrence_ts=ts[j],
+                delay_s=float(np.median(delays)),
+                delay_spread_s=float(q3 - q1),
+                lift=float(cand_lift[code]),
+                baseline=float(coverage[kb]),
+            )
+        )
+        # Sequence detection works on positions in the full table.
+        index.instances[(ka, kb)] = (use[j], use[i])
+    found = _drop_weaker_direction(found)
+    kept = {(f.steps[0], f.steps[1]) for f in found}
+    index.instances = {k: v for k, v in index.instances.items() if k in kept}
+    return found, index
+
+
+def _count_pairs(
+    ts: npt.NDArray[np.float64],
+    *,
+    key: IntArray,
+    ent: IntArray,
+    prev: IntArray,
+    s: int,
+    w: float,
+) -> tuple[IntArray, IntArray]:
+    """(pair code, count) for every (A, first B after A within w) seen."""
+    if s * s <= _DENSE_LIMIT:
+        dense = np.zeros(s * s, dtype=np.int64)
+        for j, i in follower_pairs(ts, key=key, ent=ent, prev=prev, window=w):
+            dense += np.bincount(key[j] * s + key[i], minlength=s * s)
+        codes = np.flatnonzero(dense)
+        return codes, dense[codes]
+    parts_c: list[IntArray] = []
+    parts_n: list[IntArray] = []
+    for j, i in follower_pairs(ts, key=key, ent=ent, prev=prev, window=w):
+        c, n = np.unique(key[j] * s + key[i], return_counts=True)
+        parts_c.append(c)
+        parts_n.append(n)
+    if not parts_c:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    allc = np.concatenate(parts_c)
+    codes, inv = np.unique(allc, return_inverse=True)
+    return codes, np.bincount(inv, weights=np.concatenate(parts_n)).astype(np.int64)
+
+
+def _drop_weaker_direction(found: list[Found]) -> list[Found]:
+    """When A -> B and B -> A both pass, only the better-supported direction is a habit."""
+    by_steps = {(f.steps[0], f.steps[1]): f for f in found}
+    kept: list[Found] = []
+    for f in found:
+        other = by_steps.get((f.steps[1], f.steps[0]))
+        if other is not None and (other.confidence, other.occurrences) > (
+            f.confidence,
+            f.occurrences,
+        ):
+            continue
+        kept.append(f)
+    return kept

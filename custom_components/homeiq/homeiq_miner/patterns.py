@@ -1,0 +1,136 @@
+"""Found habits -> JSON-ready pattern dicts: stable id, English sentence, stats, suggestion."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+import hashlib
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .found import SEQUENCE, TIME_OF_DAY, TRIGGER_ACTION, Found
+from .model import MinerConfig
+from .suggest import chain_suggestion, time_suggestion
+from .table import EventTable
+
+_EXAMPLES = 5
+
+
+def _hhmm(minutes: float) -> str:
+    total = round(minutes) % 1440
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def _became(entity_id: str, state: str) -> str:
+    if state in ("on", "off"):
+        return f"{entity_id} turns {state}"
+    return f"{entity_id} becomes {state}"
+
+
+def _days_text(weekdays: list[int]) -> str:
+    if len(weekdays) == 7:
+        return "every day"
+    if weekdays == [0, 1, 2, 3, 4]:
+        return "on weekdays"
+    if weekdays == [5, 6]:
+        return "at weekends"
+    names = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    return "on " + ", ".join(names[d] for d in weekdays)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{round(seconds)} s"
+    return f"{round(seconds / 60)} min"
+
+
+def _sector(minutes: float) -> int:
+    # Three-hour sectors keep an id stable while the habit's mean time drifts by minutes.
+    return int(((minutes + 90) % 1440) // 180)
+
+
+def pattern_id(kind: str, steps: list[tuple[str, str]], extra: str = "") -> str:
+    text = kind + "|" + "|".join(f"{e}={s}" for e, s in steps) + "|" + extra
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _iso(ts: float, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ts, UTC).astimezone(zone).isoformat(timespec="seconds")
+
+
+def build_pattern(
+    found: Found, table: EventTable, zone: ZoneInfo, cfg: MinerConfig
+) -> dict[str, Any]:
+    steps = [table.key_label(k) for k in found.steps]
+    automated = found.manual_share < cfg.min_manual_share
+    occ = found.occurrence_ts
+    pattern: dict[str, Any] = {
+        "type": found.type,
+        "steps": [{"entity_id": e, "state": s} for e, s in steps],
+        "time": None,
+        "weekdays": None,
+        "delay_s": None,
+        "occurrences": found.occurrences,
+        "days_seen": found.days_seen,
+        "confidence": round(found.confidence, 3),
+        "automated": automated,
+        "manual_share": round(found.manual_share, 3),
+        "first_seen": _iso(float(occ.min()), zone),
+        "last_seen": _iso(float(occ.max()), zone),
+        "examples": [_iso(float(t), zone) for t in sorted(occ.tolist())[-_EXAMPLES:]],
+        "lift": None if found.lift is None else round(found.lift, 2),
+        "baseline": None if found.baseline is None else round(found.baseline, 4),
+        "spread": None,
+    }
+    if found.type == TIME_OF_DAY:
+        assert found.time_min is not None
+        assert found.weekdays is not None
+        hhmm = _hhmm(found.time_min)
+        entity_id, state = steps[0]
+        pattern["id"] = pattern_id(found.type, steps, f"{_sector(found.time_min)}")
+        pattern["time"] = hhmm
+        pattern["weekdays"] = found.weekdays
+        pattern["spread"] = {"time_std_min": round(found.spread_min or 0.0, 1)}
+        pattern["description"] = (
+            f"{_became(entity_id, state)} around {hhmm} {_days_text(found.weekdays)}"
+            f" (seen on {found.days_seen} days)."
+        )
+        alias = f"{entity_id} {state} at {hhmm}"
+        pattern["suggestion"] = time_suggestion(
+            alias=alias,
+            description=pattern["description"],
+            entity_id=entity_id,
+            state=state,
+            hhmm=hhmm,
+            weekdays=found.weekdays,
+        )
+    else:
+        assert found.delay_s is not None
+        pattern["id"] = pattern_id(found.type, steps)
+        pattern["delay_s"] = round(found.delay_s, 1)
+        gaps = found.delays_s if found.delays_s is not None else [found.delay_s]
+        if found.type == TRIGGER_ACTION:
+            pattern["spread"] = {"delay_iqr_s": round(found.delay_spread_s or 0.0, 1)}
+            pattern["description"] = (
+                f"{_became(*steps[1])} about {_duration(found.delay_s)} after"
+                f" {_became(*steps[0])} ({found.occurrences} times on {found.days_seen} days)."
+            )
+            alias = f"{steps[0][0]} {steps[0][1]} -> {steps[1][0]} {steps[1][1]}"
+        else:
+            assert found.type == SEQUENCE
+            pattern["description"] = (
+                f"{_became(*steps[0])}, then {_became(*steps[1])}, then {_became(*steps[2])}"
+                f" within {_duration(found.delay_s)} ({found.occurrences} times on"
+                f" {found.days_seen} days)."
+            )
+            alias = " -> ".join(f"{e} {s}" for e, s in steps)
+        pattern["suggestion"] = chain_suggestion(
+            alias=alias,
+            description=pattern["description"],
+            steps=steps,
+            delays_s=gaps,
+            min_delay_s=cfg.suggest_delay_min_s,
+        )
+    if automated:
+        # The user already automates this: nothing to suggest.
+        pattern["suggestion"] = None
+    return pattern

@@ -1,0 +1,148 @@
+"""Automation drafts in current Home Assistant syntax (triggers / conditions / actions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+_ON_OFF = {
+    "light",
+    "switch",
+    "fan",
+    "input_boolean",
+    "siren",
+    "humidifier",
+    "automation",
+    "remote",
+}
+_COVER = {
+    "open": "open_cover",
+    "opening": "open_cover",
+    "closed": "close_cover",
+    "closing": "close_cover",
+}
+_VALVE = {
+    "open": "open_valve",
+    "opening": "open_valve",
+    "closed": "close_valve",
+    "closing": "close_valve",
+}
+_LOCK = {
+    "locked": "lock",
+    "locking": "lock",
+    "unlocked": "unlock",
+    "unlocking": "unlock",
+    "open": "open",
+}
+_MEDIA = {
+    "on": "turn_on",
+    "off": "turn_off",
+    "playing": "media_play",
+    "paused": "media_pause",
+    "idle": "media_stop",
+}
+_VACUUM = {
+    "cleaning": "start",
+    "docked": "return_to_base",
+    "returning": "return_to_base",
+    "paused": "pause",
+}
+_ALARM = {
+    "armed_away": "alarm_arm_away",
+    "armed_home": "alarm_arm_home",
+    "armed_night": "alarm_arm_night",
+    "armed_vacation": "alarm_arm_vacation",
+    "disarmed": "alarm_disarm",
+}
+_HVAC = {"off", "heat", "cool", "heat_cool", "auto", "dry", "fan_only"}
+
+
+def action_for(entity_id: str, state: str) -> dict[str, Any] | None:
+    """The service call that puts entity_id into state, or None if it cannot be commanded."""
+    domain = entity_id.split(".", 1)[0]
+    service: str | None = None
+    data: dict[str, Any] = {}
+    if domain in _ON_OFF and state in ("on", "off"):
+        service = f"turn_{state}"
+    elif domain == "script" and state == "on":
+        service = "turn_on"
+    elif domain == "cover":
+        service = _COVER.get(state)
+    elif domain == "valve":
+        service = _VALVE.get(state)
+    elif domain == "lock":
+        service = _LOCK.get(state)
+    elif domain == "media_player":
+        service = _MEDIA.get(state)
+    elif domain == "vacuum":
+        service = _VACUUM.get(state)
+    elif domain == "alarm_control_panel":
+        service = _ALARM.get(state)
+    elif domain == "climate" and state in _HVAC:
+        service, data = "set_hvac_mode", {"hvac_mode": state}
+    elif domain in ("input_select", "select"):
+        service, data = "select_option", {"option": state}
+    elif domain == "water_heater":
+        service, data = "set_operation_mode", {"operation_mode": state}
+    if service is None:
+        return None
+    action: dict[str, Any] = {"action": f"{domain}.{service}", "target": {"entity_id": entity_id}}
+    if data:
+        action["data"] = data
+    return action
+
+
+def _delay(seconds: float) -> dict[str, Any]:
+    return {"delay": {"seconds": round(seconds)}}
+
+
+def time_suggestion(
+    *, alias: str, description: str, entity_id: str, state: str, hhmm: str, weekdays: list[int]
+) -> dict[str, Any] | None:
+    action = action_for(entity_id, state)
+    if action is None:
+        return None
+    conditions: list[dict[str, Any]] = []
+    if len(weekdays) < 7:
+        conditions.append({"condition": "time", "weekday": [_DAY_NAMES[d] for d in weekdays]})
+    return {
+        "alias": alias,
+        "description": description,
+        "triggers": [{"trigger": "time", "at": f"{hhmm}:00"}],
+        "conditions": conditions,
+        "actions": [action],
+        "mode": "single",
+    }
+
+
+def chain_suggestion(
+    *,
+    alias: str,
+    description: str,
+    steps: list[tuple[str, str]],
+    delays_s: list[float],
+    min_delay_s: float,
+) -> dict[str, Any] | None:
+    """Trigger on the first step; act out the others in order, waiting where the habit waits.
+
+    `delays_s[i]` is the typical gap before step i + 1. Every step after the trigger must be
+    something HA can command, otherwise there is nothing to automate.
+    """
+    trigger_entity, trigger_state = steps[0]
+    actions: list[dict[str, Any]] = []
+    for (entity_id, state), gap in zip(steps[1:], delays_s, strict=True):
+        action = action_for(entity_id, state)
+        if action is None:
+            return None
+        if gap >= min_delay_s:
+            actions.append(_delay(gap))
+        actions.append(action)
+    return {
+        "alias": alias,
+        "description": description,
+        "triggers": [{"trigger": "state", "entity_id": trigger_entity, "to": trigger_state}],
+        "conditions": [],
+        "actions": actions,
+        "mode": "single",
+    }

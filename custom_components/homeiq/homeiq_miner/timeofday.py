@@ -1,0 +1,224 @@
+"""Time-of-day detector: an entity reaches a state at a consistent local time.
+
+Circular statistics throughout: minutes live on a 1440-minute circle, so 23:55 and 00:05 are
+ten minutes apart and a habit at midnight is one cluster, not two.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from .found import TIME_OF_DAY, Found
+from .model import MinerConfig
+from .table import EventTable
+
+_DAY_MIN = 1440.0
+_BIN_MIN = 10
+_BINS = 144
+WEEKDAYS = [0, 1, 2, 3, 4]
+WEEKEND = [5, 6]
+EVERY_DAY = [0, 1, 2, 3, 4, 5, 6]
+
+
+def _weekday(day: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    # 1970-01-01 was a Thursday (3); Monday is 0 as in Python and the JSON output.
+    return (day + 3) % 7
+
+
+def _smooth(hist: npt.NDArray[np.int64], half: int) -> npt.NDArray[np.int64]:
+    out = hist.copy()
+    for shift in range(1, half + 1):
+        out += np.roll(hist, shift, axis=1) + np.roll(hist, -shift, axis=1)
+    return out
+
+
+def _peaks(
+    smooth: npt.NDArray[np.int64],
+    keys: npt.NDArray[np.int64],
+    floor: npt.NDArray[np.float64],
+    cfg: MinerConfig,
+) -> list[tuple[int, float]]:
+    """Up to max_peaks_per_key local maxima per key that could reach the thresholds."""
+    suppress = round(2 * cfg.time_window_min / _BIN_MIN)
+    found: list[tuple[int, float]] = []
+    for k in keys:
+        row = smooth[k].copy()
+        for _ in range(cfg.max_peaks_per_key):
+            b = int(row.argmax())
+            if row[b] < floor[k]:
+                break
+            found.append((int(k), b * _BIN_MIN + _BIN_MIN / 2))
+            row[np.arange(b - suppress, b + suppress + 1) % _BINS] = 0
+    return found
+
+
+def detect_time_of_day(table: EventTable, cfg: MinerConfig) -> list[Found]:
+    """Find (entity, state, time, weekday class) habits."""
+    n = table.ts.size
+    if n == 0:
+        return []
+    s = table.n_keys
+    key = table.key.astype(np.int64)
+    local = table.local
+    day = np.floor(local / 86400).astype(np.int64)
+    minute = (local - day * 86400) / 60.0
+    d0, d1 = int(day.min()), int(day.max())
+    span = np.arange(d0, d1 + 1)
+    span_wd = _weekday(span) < 5
+    n_days = {True: int(span_wd.sum()), False: int((~span_wd).sum())}
+    is_wd = _weekday(day) < 5
+    count = {
+        True: np.bincount(key[is_wd], minlength=s),
+        False: np.bincount(key[~is_wd], minlength=s),
+    }
+
+    # Distinct (key, day, 10-minute bin) so one busy morning does not look like many days.
+    ndays = d1 - d0 + 1
+    b = np.minimum((minute // _BIN_MIN).astype(np.int64), _BINS - 1)
+    code = np.unique((key * ndays + (day - d0)) * _BINS + b)
+    ukey = code // (ndays * _BINS)
+    uday = (code // _BINS) % ndays + d0
+    ubin = code % _BINS
+    uwd = _weekday(uday) < 5
+    half = max(1, round(cfg.time_window_min / _BIN_MIN))
+
+    order = np.argsort(key, kind="stable")
+    starts = np.searchsorted(key[order], np.arange(s + 1))
+
+    candidates: list[tuple[int, float]] = []
+    for cls in (True, False):
+        if n_days[cls] == 0:
+            continue
+        m = uwd if cls else ~uwd
+        hist = np.bincount(ukey[m] * _BINS + ubin[m], minlength=s * _BINS).reshape(s, _BINS)
+        keys = np.flatnonzero(count[cls] >= cfg.min_days)
+        # A peak must hold enough days to reach min_confidence before any correction.
+        floor = np.maximum(cfg.min_days, cfg.min_confidence * n_days[cls]) * np.ones(s)
+        candidates += _peaks(_smooth(hist, half), keys, floor, cfg)
+
+    results: list[Found] = []
+    for k, center in candidates:
+        idx = order[starts[k] : starts[k + 1]]
+        found = _evaluate(
+            table, k=k, idx=idx, center=center, minute=minute, n_days=n_days, count=count, cfg=cfg
+        )
+        if found is not None:
+            results.append(found)
+    return _dedupe(results, cfg)
+
+
+def _evaluate(
+    table: EventTable,
+    *,
+    k: int,
+    idx: npt.NDArray[np.int64],
+    center: float,
+    minute: npt.NDArray[np.float64],
+    n_days: dict[bool, int],
+    count: dict[bool, npt.NDArray[np.int64]],
+    cfg: MinerConfig,
+) -> Found | None:
+    h = cfg.time_window_min
+    m = minute[idx]
+    pick = np.empty(0, dtype=np.int64)
+    dist = np.empty(0)
+    for _ in range(3):  # re-centre on the circular mean until it settles
+        dist = (m - center + _DAY_MIN / 2) % _DAY_MIN - _DAY_MIN / 2
+        sel = np.flatnonzero(np.abs(dist) <= h)
+        if sel.size == 0:
+            return None
+        # Days start 12 h before the habit so a midnight habit stays on one day.
+        hday = np.floor((table.local[idx[sel]] - (center - _DAY_MIN / 2) * 60) / 86400)
+        o = np.lexsort((np.abs(dist[sel]), hday))
+        hs = hday[o]
+        first = np.r_[True, hs[1:] != hs[:-1]]
+        pick = sel[o[first]]
+        angle = (center + dist[pick]) / _DAY_MIN * 2 * math.pi
+        new = (
+            math.degrees(math.atan2(np.sin(angle).mean(), np.cos(angle).mean())) / 360
+        ) * _DAY_MIN
+        new %= _DAY_MIN
+        moved = abs((new - center + _DAY_MIN / 2) % _DAY_MIN - _DAY_MIN / 2)
+        center = new
+        if moved < 1:
+            break
+    dist = (m[pick] - center + _DAY_MIN / 2) % _DAY_MIN - _DAY_MIN / 2
+    angle = dist / _DAY_MIN * 2 * math.pi
+    r = float(np.hypot(np.sin(angle).mean(), np.cos(angle).mean()))
+    spread = math.sqrt(max(0.0, -2 * math.log(max(r, 1e-12)))) / (2 * math.pi) * _DAY_MIN
+    if spread > cfg.max_time_spread_min:
+        return None
+    hday = np.floor((table.local[idx[pick]] - (center - _DAY_MIN / 2) * 60) / 86400).astype(
+        np.int64
+    )
+    pick_wd = _weekday(hday) < 5
+
+    def score(cls: bool | None) -> tuple[float, float, float, int]:
+        if cls is None:
+            days = n_days[True] + n_days[False]
+            seen = pick.size
+            events = int(count[True][k] + count[False][k])
+        else:
+            days = n_days[cls]
+            seen = int(pick_wd.sum() if cls else (~pick_wd).sum())
+            events = int(count[cls][k])
+        if days == 0:
+            return 0.0, 0.0, 0.0, 0
+        support = min(1.0, seen / days)
+        # Chance that an entity with this many changes a day lands in the window anyway.
+        base = 1 - math.exp(-(events / days) * 2 * h / _DAY_MIN)
+        conf = (support - base) / (1 - base) if base < 1 else 0.0
+        return max(0.0, conf), support, base, seen
+
+    c_all, c_wd, c_we = score(None), score(True), score(False)
+    thr = cfg.min_confidence
+    if c_wd[0] >= thr and c_we[0] >= thr:
+        chosen, weekdays, in_cls = c_all, EVERY_DAY, np.ones(pick.size, dtype=np.bool_)
+    elif c_wd[0] >= thr and c_wd[0] - c_we[0] >= thr / 2:
+        chosen, weekdays, in_cls = c_wd, WEEKDAYS, pick_wd
+    elif c_we[0] >= thr and c_we[0] - c_wd[0] >= thr / 2:
+        chosen, weekdays, in_cls = c_we, WEEKEND, ~pick_wd
+    elif c_all[0] >= thr:
+        chosen, weekdays, in_cls = c_all, EVERY_DAY, np.ones(pick.size, dtype=np.bool_)
+    else:
+        return None
+    conf, support, base, seen = chosen
+    if seen < max(cfg.min_days, cfg.min_occurrences):
+        return None
+    used = idx[pick[in_cls]]
+    return Found(
+        type=TIME_OF_DAY,
+        steps=[k],
+        occurrences=int(used.size),
+        days_seen=int(used.size),
+        confidence=round(conf, 3),
+        manual_share=float(table.manual[used].mean()),
+        occurrence_ts=table.ts[used],
+        time_min=center,
+        weekdays=weekdays,
+        spread_min=spread,
+        baseline=base,
+        support=support,
+    )
+
+
+def _dedupe(found: list[Found], cfg: MinerConfig) -> list[Found]:
+    """Weekday and weekend peaks of one every-day habit collapse into one pattern."""
+    found.sort(key=lambda f: (len(f.weekdays or []), f.confidence), reverse=True)
+    kept: list[Found] = []
+    for f in found:
+        clash = False
+        for g in kept:
+            if g.steps != f.steps or g.time_min is None or f.time_min is None:
+                continue
+            gap = abs((g.time_min - f.time_min + _DAY_MIN / 2) % _DAY_MIN - _DAY_MIN / 2)
+            overlap = set(g.weekdays or []) & set(f.weekdays or [])
+            if gap <= 2 * cfg.time_window_min and overlap:
+                clash = True
+                break
+        if not clash:
+            kept.append(f)
+    return kept
