@@ -1,0 +1,229 @@
+"""Conversion of a model into a cache entry: OpenVINO IR with 8-bit weights plus tokenizer IR.
+
+Two routes:
+- torch installed: optimum-intel exports the HF checkpoint to IR, then nncf compresses weights;
+- no torch: an ONNX file (from the model repo or a local path) goes through
+  ``openvino.convert_model`` and then the same nncf step.
+Tokenizers become IR with ``openvino_tokenizers.convert_tokenizer`` (needs ``transformers``,
+not torch). Everything heavy is imported inside the functions: this module is never imported
+on the runtime path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from pathlib import Path
+import re
+import shutil
+from typing import Any
+
+from .errors import ModelUnavailableError
+from .names import is_hub_id
+from .store import staging, write_manifest
+
+_LOGGER = logging.getLogger(__name__)
+
+# Files of the converted entry, by role.
+MAIN_IR = {"embed": ("openvino_model",), "rerank": ("openvino_model",)}
+SEQ2SEQ_IR = ("openvino_encoder_model", "openvino_decoder_model")
+TOKENIZER_IR = "openvino_tokenizer"
+
+_OPTIMUM_TASK = {
+    "embed": "feature-extraction",
+    "rerank": "text-classification",
+    "classify": "text2text-generation",  # no "-with-past": a plain decoder scores labels in one pass
+}
+_ONNX_FILES = {
+    "embed": {"openvino_model": ("model.onnx",)},
+    "rerank": {"openvino_model": ("model.onnx",)},
+    "classify": {
+        "openvino_encoder_model": ("encoder_model.onnx",),
+        "openvino_decoder_model": ("decoder_model.onnx",),
+    },
+}
+_HUB_MODEL_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
+_HUB_TOKENIZER_FILES = ["*.json", "*.txt", "*.model"]
+_DEFAULT_MAX_LENGTH = {"embed": 256, "rerank": 512, "classify": 512}
+
+
+def torch_available() -> bool:
+    """True when the export route (torch + optimum-intel) can run in this environment."""
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "optimum"))
+
+
+def ir_names(role: str) -> tuple[str, ...]:
+    return SEQ2SEQ_IR if role == "classify" else MAIN_IR[role]
+
+
+def convert(role: str, source: str, final: Path, *, precision: str) -> dict[str, Any]:
+    """Convert ``source`` for ``role`` into the cache entry ``final``; return its manifest."""
+    model_dir, onnx_file, revision = _locate(role, source)
+    with staging(final) as tmp:
+        if onnx_file is None and torch_available():
+            route = "optimum-intel"
+            _export_with_optimum(role, model_dir, tmp, precision)
+        else:
+            route = "onnx"
+            onnx_paths = _onnx_paths(role, model_dir, onnx_file)
+            _convert_onnx(onnx_paths, tmp, precision)
+        _convert_tokenizer(role, model_dir, tmp)
+        params = _params(role, model_dir)
+        manifest = write_manifest(
+            tmp,
+            role=role,
+            source=source,
+            revision=revision,
+            precision=precision,
+            route=route,
+            params=params,
+        )
+    _LOGGER.info("Converted %s for %s via %s into %s", source, role, route, final)
+    return manifest
+
+
+def _locate(role: str, source: str) -> tuple[Path, Path | None, str | None]:
+    """(checkpoint dir with config + tokenizer, explicit ONNX file or None, revision)."""
+    path = Path(source).expanduser()
+    if path.suffix == ".onnx" and path.is_file():
+        model_dir = path.parent.parent if path.parent.name == "onnx" else path.parent
+        return model_dir, path, None
+    if path.is_dir():
+        return path, None, None
+    if not is_hub_id(source):
+        raise ModelUnavailableError(
+            f"Model source {source!r} is neither a hub id nor an existing path."
+        )
+    return _download(role, source)
+
+
+def _download(role: str, source: str) -> tuple[Path, Path | None, str | None]:
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as err:
+        raise ModelUnavailableError(
+            f"Cannot download {source}: huggingface_hub is not installed. "
+            "Install requirements/export.txt or run scripts/download-models."
+        ) from err
+    with_torch = torch_available()
+    patterns = list(_HUB_MODEL_FILES if with_torch else _HUB_TOKENIZER_FILES)
+    if not with_torch:
+        for names in _ONNX_FILES[role].values():
+            patterns += [f"onnx/{name}" for name in names] + [f"onnx/{name}_data" for name in names]
+    try:
+        local = Path(
+            snapshot_download(source, allow_patterns=patterns, ignore_patterns=["openvino/*"])
+        )
+    except Exception as err:
+        raise ModelUnavailableError(
+            f"Could not fetch {source} from the model hub ({type(err).__name__}). "
+            "Run scripts/download-models where there is internet, or configure a local path."
+        ) from err
+    revision = local.name if re.fullmatch(r"[0-9a-f]{40}", local.name) else None
+    return local, None, revision
+
+
+def _onnx_paths(role: str, model_dir: Path, onnx_file: Path | None) -> dict[str, Path]:
+    if onnx_file is not None and role != "classify":
+        return {"openvino_model": onnx_file}
+    base = onnx_file.parent if onnx_file is not None else model_dir
+    found: dict[str, Path] = {}
+    for ir_name, candidates in _ONNX_FILES[role].items():
+        for folder in (base, base / "onnx"):
+            hits = [folder / name for name in candidates if (folder / name).is_file()]
+            if hits:
+                found[ir_name] = hits[0]
+                break
+        else:
+            needed = " and ".join(n for names in _ONNX_FILES[role].values() for n in names)
+            raise ModelUnavailableError(
+                f"No ONNX export ({needed}) next to {model_dir}, and torch is not installed to "
+                "export one. Install requirements/export.txt or run scripts/download-models."
+            )
+    return found
+
+
+def _compress_and_save(model: Any, target: Path, precision: str) -> None:
+    import openvino as ov
+
+    if precision == "int8":
+        import nncf
+
+        model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+    ov.save_model(model, str(target), compress_to_fp16=False)
+
+
+def _convert_onnx(paths: dict[str, Path], tmp: Path, precision: str) -> None:
+    import openvino as ov
+
+    for ir_name, onnx_path in paths.items():
+        _compress_and_save(ov.convert_model(str(onnx_path)), tmp / f"{ir_name}.xml", precision)
+
+
+def _export_with_optimum(role: str, model_dir: Path, tmp: Path, precision: str) -> None:
+    import openvino as ov
+    from optimum.exporters.openvino import main_export
+
+    raw = tmp / "_export"
+    main_export(
+        str(model_dir),
+        output=raw,
+        task=_OPTIMUM_TASK[role],
+        library_name="transformers",  # raw token states out; our own masked mean pooling
+        stateful=False,
+        convert_tokenizer=False,
+    )
+    core = ov.Core()
+    for ir_name in ir_names(role):
+        xml = raw / f"{ir_name}.xml"
+        if not xml.is_file():
+            raise ModelUnavailableError(
+                f"optimum-intel did not produce {xml.name} for {model_dir}."
+            )
+        _compress_and_save(core.read_model(str(xml)), tmp / xml.name, precision)
+    shutil.rmtree(raw)
+
+
+def _convert_tokenizer(role: str, model_dir: Path, tmp: Path) -> None:
+    import openvino as ov
+
+    try:
+        import transformers
+        from openvino_tokenizers import convert_tokenizer
+    except ImportError as err:
+        raise ModelUnavailableError(
+            "Converting a tokenizer needs the transformers package (torch is not needed): "
+            "pip install transformers, or run scripts/download-models."
+        ) from err
+    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
+    max_length = min(_max_length(role, model_dir, hf_tokenizer), 512)
+    inputs = 2 if role == "rerank" else 1
+    ov_tokenizer = convert_tokenizer(
+        hf_tokenizer, max_length=max_length, truncation=True, number_of_inputs=inputs
+    )
+    ov.save_model(ov_tokenizer, str(tmp / f"{TOKENIZER_IR}.xml"))
+
+
+def _max_length(role: str, model_dir: Path, hf_tokenizer: Any) -> int:
+    sbert = model_dir / "sentence_bert_config.json"
+    if role == "embed" and sbert.is_file():
+        value = json.loads(sbert.read_text()).get("max_seq_length")
+        if isinstance(value, int):
+            return value
+    limit = getattr(hf_tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 100_000:
+        return limit
+    return _DEFAULT_MAX_LENGTH[role]
+
+
+def _params(role: str, model_dir: Path) -> dict[str, Any]:
+    """What the runtime needs from config.json, so it never has to read the checkpoint."""
+    config = json.loads((model_dir / "config.json").read_text())
+    if role == "classify":
+        pad = int(config.get("pad_token_id") or 0)
+        start = config.get("decoder_start_token_id")
+        return {"pad_token_id": pad, "decoder_start_token_id": int(pad if start is None else start)}
+    if role == "rerank":
+        return {"num_labels": len(config.get("id2label") or {"0": "LABEL_0"})}
+    return {"hidden_size": int(config.get("hidden_size", 0))}

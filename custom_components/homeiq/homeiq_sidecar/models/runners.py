@@ -1,0 +1,224 @@
+"""Inference on a converted cache entry: OpenVINO + openvino_tokenizers + numpy, nothing else.
+
+One runner per role. Each holds compiled models and a lock, because a compiled model's
+default infer request must not be used from two threads at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+import threading
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import openvino as ov
+import openvino_tokenizers  # noqa: F401  # registers the tokenizer ops with OpenVINO
+
+from .results import ClassifyResult
+
+EMBED_BATCH = 32
+RERANK_BATCH = 16
+CLASSIFY_BATCH = 8  # patterns per decoder pass: rows = patterns x labels, logits are vocab-wide
+
+CATEGORY_PROMPT = (
+    "Which category fits this smart home habit best? Options: {options}.\nHabit: {text}\nCategory:"
+)
+PRIORITY_PROMPT = (
+    "How important is it to automate this smart home habit? Options: {options}.\n"
+    "Habit: {text}\nPriority:"
+)
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+
+def _by_length(texts: Sequence[str], batch: int) -> list[list[int]]:
+    """Index batches of similar length, so padding to each batch's longest wastes little."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    return [order[start : start + batch] for start in range(0, len(order), batch)]
+
+
+class _Runner:
+    def __init__(self, core: ov.Core, directory: Path, config: Mapping[str, Any]) -> None:
+        self._lock = threading.Lock()
+        self.tokenizer = core.compile_model(str(directory / "openvino_tokenizer.xml"), "CPU")
+        self._core = core
+        self._dir = directory
+        self._config = dict(config)
+
+    def _compile(self, name: str) -> ov.CompiledModel:
+        return self._core.compile_model(str(self._dir / f"{name}.xml"), "CPU", self._config)
+
+    def _tokenize(self, *columns: Sequence[str]) -> tuple[IntArray, IntArray]:
+        out = self.tokenizer([np.array(list(column)) for column in columns])
+        return (
+            np.asarray(out["input_ids"], dtype=np.int64),
+            np.asarray(out["attention_mask"], dtype=np.int64),
+        )
+
+
+def _feed(model: ov.CompiledModel, values: Mapping[str, npt.NDArray[Any]]) -> dict[str, Any]:
+    """Pass only the inputs the model declares (token_type_ids is optional across exports)."""
+    names = {name for port in model.inputs for name in port.get_names()}
+    return {name: value for name, value in values.items() if name in names}
+
+
+class EmbedRunner(_Runner):
+    def __init__(self, core: ov.Core, directory: Path, config: Mapping[str, Any]) -> None:
+        super().__init__(core, directory, config)
+        self.model = self._compile("openvino_model")
+        self.dim = int(self.model.output(0).get_partial_shape()[2].get_length())
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        result = np.zeros((len(texts), self.dim), dtype=np.float32)
+        with self._lock:
+            for batch in _by_length(texts, EMBED_BATCH):
+                ids, mask = self._tokenize([texts[i] for i in batch])
+                inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+                states = self.model(_feed(self.model, inputs))[0]
+                result[batch] = _masked_mean(np.asarray(states, dtype=np.float32), mask)
+        norms = np.linalg.norm(result, axis=1, keepdims=True)
+        return result / np.maximum(norms, 1e-12)
+
+
+def _masked_mean(states: FloatArray, mask: IntArray) -> FloatArray:
+    """Mean over real tokens only: padding must not pull short texts towards each other."""
+    weights = mask[:, :, None].astype(np.float32)
+    summed = (states * weights).sum(axis=1)
+    counts = np.maximum(weights.sum(axis=1), 1.0)
+    return (summed / counts).astype(np.float32)
+
+
+class RerankRunner(_Runner):
+    def __init__(self, core: ov.Core, directory: Path, config: Mapping[str, Any]) -> None:
+        super().__init__(core, directory, config)
+        self.model = self._compile("openvino_model")
+        self.last_batch_shapes: list[tuple[int, int]] = []
+
+    def rerank(self, query: str, documents: Sequence[str]) -> FloatArray:
+        scores = np.zeros(len(documents), dtype=np.float32)
+        shapes: list[tuple[int, int]] = []
+        with self._lock:
+            for batch in _by_length(documents, RERANK_BATCH):
+                ids, mask = self._tokenize([query] * len(batch), [documents[i] for i in batch])
+                shapes.append((int(ids.shape[0]), int(ids.shape[1])))
+                inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+                logits = np.asarray(self.model(_feed(self.model, inputs))[0], dtype=np.float32)
+                scores[batch] = _relevance(logits)
+        self.last_batch_shapes = shapes
+        return scores
+
+
+def _relevance(logits: FloatArray) -> FloatArray:
+    """Probability of "relevant": sigmoid of a single logit, or the last class of a softmax."""
+    if logits.shape[-1] == 1:
+        return (1.0 / (1.0 + np.exp(-logits[:, 0]))).astype(np.float32)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (shifted[:, -1] / shifted.sum(axis=-1)).astype(np.float32)
+
+
+class ClassifyRunner(_Runner):
+    """Zero-shot labels from a seq2seq model by the likelihood of each label as the answer."""
+
+    def __init__(
+        self, core: ov.Core, directory: Path, config: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> None:
+        super().__init__(core, directory, config)
+        self.encoder = self._compile("openvino_encoder_model")
+        self.decoder = self._compile("openvino_decoder_model")
+        self._start = int(params.get("decoder_start_token_id", 0))
+        self._pad = int(params.get("pad_token_id", 0))
+
+    def classify(
+        self, texts: Sequence[str], categories: Sequence[str], priorities: Sequence[str]
+    ) -> list[ClassifyResult]:
+        results: list[ClassifyResult] = []
+        with self._lock:
+            questions = (
+                (CATEGORY_PROMPT, list(categories)),
+                (PRIORITY_PROMPT, list(priorities)),
+            )
+            labels = [self._label_tokens(options) for _, options in questions]
+            for start in range(0, len(texts), CLASSIFY_BATCH):
+                chunk = texts[start : start + CLASSIFY_BATCH]
+                prompts = [
+                    template.format(options=", ".join(options), text=text)
+                    for text in chunk
+                    for template, options in questions
+                ]
+                # One encoder pass for the chunk: each (text, question) row is encoded once,
+                # never once per label.
+                ids, mask = self._tokenize(prompts)
+                states = np.asarray(
+                    self.encoder({"input_ids": ids, "attention_mask": mask})[0], dtype=np.float32
+                )
+                scores = self._score(states, mask, labels, len(chunk))
+                for row, _text in enumerate(chunk):
+                    cat = dict(zip(categories, scores[0][row].tolist(), strict=True))
+                    pri = dict(zip(priorities, scores[1][row].tolist(), strict=True))
+                    best_cat = max(cat, key=cat.__getitem__)
+                    best_pri = max(pri, key=pri.__getitem__)
+                    results.append(
+                        ClassifyResult(
+                            category=best_cat,
+                            category_confidence=cat[best_cat],
+                            category_scores=cat,
+                            priority=best_pri,
+                            priority_confidence=pri[best_pri],
+                            priority_scores=pri,
+                        )
+                    )
+        return results
+
+    def _label_tokens(self, options: Sequence[str]) -> tuple[IntArray, IntArray]:
+        ids, mask = self._tokenize(list(options))
+        return ids, mask
+
+    def _score(
+        self,
+        states: FloatArray,
+        enc_mask: IntArray,
+        labels: list[tuple[IntArray, IntArray]],
+        n_texts: int,
+    ) -> list[FloatArray]:
+        """Teacher-forced label likelihoods for every (row, label) in one decoder pass."""
+        rows: list[int] = []
+        targets: list[IntArray] = []
+        target_masks: list[IntArray] = []
+        width = max(ids.shape[1] for ids, _ in labels)
+        for text in range(n_texts):
+            for question, (ids, mask) in enumerate(labels):
+                for label in range(ids.shape[0]):
+                    rows.append(text * len(labels) + question)
+                    targets.append(np.pad(ids[label], (0, width - ids.shape[1]), constant_values=self._pad))
+                    target_masks.append(np.pad(mask[label], (0, width - ids.shape[1])))
+        target = np.stack(targets)
+        target_mask = np.stack(target_masks).astype(np.float32)
+        # Shift right: the decoder sees the start token then the label, predicting each next token.
+        decoder_ids = np.concatenate(
+            [np.full((len(rows), 1), self._start, dtype=np.int64), target[:, :-1]], axis=1
+        )
+        index = np.asarray(rows)
+        inputs = {
+            "input_ids": decoder_ids,
+            "encoder_hidden_states": states[index],
+            "encoder_attention_mask": enc_mask[index],
+            "decoder_input_ids": decoder_ids,
+        }
+        logits = np.asarray(self.decoder(_feed(self.decoder, inputs))[0], dtype=np.float32)
+        logits -= logits.max(axis=-1, keepdims=True)
+        log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        picked = np.take_along_axis(log_probs, target[:, :, None], axis=-1)[:, :, 0]
+        # Mean log-prob per label token: a sum would favour labels that tokenise short.
+        per_label = (picked * target_mask).sum(axis=1) / np.maximum(target_mask.sum(axis=1), 1.0)
+        out: list[FloatArray] = [np.zeros((n_texts, ids.shape[0]), dtype=np.float32) for ids, _ in labels]
+        cursor = 0
+        for text in range(n_texts):
+            for question, (ids, _) in enumerate(labels):
+                values = per_label[cursor : cursor + ids.shape[0]]
+                cursor += ids.shape[0]
+                exp = np.exp(values - values.max())
+                out[question][text] = exp / exp.sum()
+        return out
