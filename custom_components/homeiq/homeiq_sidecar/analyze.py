@@ -40,20 +40,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def pattern_confidence(pattern: Mapping[str, Any]) -> float:
-    """A pattern's confidence wherever the detector put it (0 when absent)."""
-    for holder in (pattern, pattern.get("stats"), pattern.get("statistics")):
-        if isinstance(holder, Mapping) and isinstance(holder.get("confidence"), int | float):
-            return float(holder["confidence"])
-    return 0.0
-
-
 def _mine(
-    rows: list[Any], time_zone: str, automation_context_ids: list[str]
+    rows: list[Any],
+    time_zone: str,
+    automation_context_ids: list[str],
+    config: homeiq_miner.MinerConfig,
 ) -> tuple[int, homeiq_miner.MiningResult]:
     events = events_from_rows(rows)
     return len(events), homeiq_miner.mine(
-        events, time_zone=time_zone, automation_context_ids=automation_context_ids
+        events,
+        time_zone=time_zone,
+        config=config,
+        automation_context_ids=automation_context_ids,
     )
 
 
@@ -62,20 +60,21 @@ async def run_analysis(data: Any, *, backend: ModelBackend, cache: TextCache) ->
     started = time.monotonic()
     request = validate(ANALYZE_SCHEMA, data)
     options = request["options"]
+    miner_options = {k: options[k] for k in ("min_confidence", "max_patterns") if k in options}
+    config = dataclasses.replace(homeiq_miner.MinerConfig(), **miner_options)
     try:
         # Conversion and mining are CPU-bound Python: a worker thread keeps /health answering.
         n_events, mined = await asyncio.to_thread(
-            _mine, request["events"], request["time_zone"], request["automation_context_ids"]
+            _mine,
+            request["events"],
+            request["time_zone"],
+            request["automation_context_ids"],
+            config,
         )
-    except EventRowError as err:
+    except (EventRowError, homeiq_miner.InputError) as err:
         raise ApiError(400, "invalid_request", str(err)) from err
     mined_at = time.monotonic()
-
-    patterns = [
-        p for p in mined.patterns if pattern_confidence(p) >= options.get("min_confidence", 0.0)
-    ]
-    patterns.sort(key=pattern_confidence, reverse=True)
-    patterns = patterns[: options.get("max_patterns", len(patterns))]
+    patterns = mined.patterns
 
     enriched = await enrich_patterns(
         patterns,
@@ -92,7 +91,6 @@ async def run_analysis(data: Any, *, backend: ModelBackend, cache: TextCache) ->
         "summary": {
             "events": n_events,
             "patterns": len(enriched.patterns),
-            "patterns_mined": len(mined.patterns),
             "duration_s": round(finished - started, 4),
             "mining_s": round(mined_at - started, 4),
             "enrich_s": round(finished - mined_at, 4),

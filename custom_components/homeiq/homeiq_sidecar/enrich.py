@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 import logging
+import re
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy.typing as npt
 from .cache import TextCache
 from .domain_rules import category_from_entities, priority_for_category
 from .models import ClassifyResult, ModelUnavailableError
+from .similarity import top_k_by_cosine
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -28,8 +30,6 @@ TOP_K = 100
 KEEP = 10
 EMBED_BATCH = 256
 CLASSIFY_BATCH = 32
-# Rows of the similarity matrix computed at once, so a large home never builds an n x n matrix.
-_SIM_BLOCK = 1024
 
 UNAVAILABLE_EMBED = "unavailable: no similar patterns"
 UNAVAILABLE_RERANK = "unavailable: ranked by embedding similarity"
@@ -89,22 +89,31 @@ def model_label(backend: ModelBackend, role: str) -> str:
     return f"{info.get('source', role)} ({info.get('precision', '?')})"
 
 
+# The miner ends descriptions with counts ("(seen on 21 days).") that change every day; the
+# models see the habit without them, so tomorrow's run finds today's results in the cache.
+_TRAILING_COUNTS = re.compile(r"\s*\([^()]*\)\s*\.?\s*$")
+
+
 def pattern_text(pattern: Mapping[str, Any]) -> str:
-    """The text that represents a pattern to the models."""
-    text = pattern.get("description") or pattern.get("id") or ""
-    return str(text)
+    """The text that represents a pattern to the models: its description minus the counts."""
+    text = str(pattern.get("description") or pattern.get("id") or "")
+    stripped = _TRAILING_COUNTS.sub("", text)
+    return f"{stripped}." if stripped and stripped != text else text
 
 
 def pattern_entities(pattern: Mapping[str, Any]) -> list[str]:
-    """Entity ids a pattern involves, whatever detector produced it."""
+    """Entity ids a pattern involves (the miner's `steps`, or an `entities` list)."""
     entities = pattern.get("entities")
     if isinstance(entities, list):
         return [str(e) for e in entities]
-    return [
-        str(value)
-        for key in ("entity_id", "trigger_entity", "action_entity")
-        if isinstance(value := pattern.get(key), str)
-    ]
+    steps = pattern.get("steps")
+    if isinstance(steps, list):
+        return [
+            str(step["entity_id"])
+            for step in steps
+            if isinstance(step, Mapping) and "entity_id" in step
+        ]
+    return []
 
 
 async def _embed_texts(
@@ -122,28 +131,6 @@ async def _embed_texts(
         known.update(zip(batch, vectors, strict=True))
         counts.computed += len(batch)
     return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)
-
-
-def top_k_by_cosine(
-    vectors: npt.NDArray[np.float32], k: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """Each row's k nearest other rows by cosine (rows are L2-normalised), best first."""
-    n = vectors.shape[0]
-    k = min(k, n - 1)
-    if k <= 0:
-        return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=np.float32)
-    indices = np.empty((n, k), dtype=np.int64)
-    scores = np.empty((n, k), dtype=np.float32)
-    for start in range(0, n, _SIM_BLOCK):
-        stop = min(start + _SIM_BLOCK, n)
-        sims = vectors[start:stop] @ vectors.T
-        sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never oneself
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        part_scores = np.take_along_axis(sims, part, axis=1)
-        order = np.argsort(-part_scores, axis=1, kind="stable")
-        indices[start:stop] = np.take_along_axis(part, order, axis=1)
-        scores[start:stop] = np.take_along_axis(part_scores, order, axis=1)
-    return indices, scores
 
 
 async def _rerank_candidates(

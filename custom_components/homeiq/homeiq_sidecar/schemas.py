@@ -36,7 +36,7 @@ def _unique(values: list[str]) -> list[str]:
 
 
 TEXT = vol.All(str, vol.Length(min=1, max=MAX_TEXT_CHARS))
-LABEL = vol.All(str, vol.Length(min=1, max=64))
+LABEL = vol.All(str, vol.Length(min=1, max=64), vol.Match(r"\S", msg="labels may not be blank"))
 LABELS = vol.All([LABEL], vol.Length(min=2, max=MAX_LABELS), _unique)
 # A model may be named by role or by its configured source; anything else is refused later.
 MODEL_NAME = vol.All(str, vol.Length(min=1, max=200))

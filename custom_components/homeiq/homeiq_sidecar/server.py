@@ -13,9 +13,10 @@ import re
 import signal
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from . import __version__
 from .analyze import run_analysis
@@ -42,8 +43,17 @@ ANALYZE_BODY_LIMIT = 256 * MIB
 _THREAD_PARSE_BYTES = 256 * 1024
 SHUTDOWN_TIMEOUT_S = 10.0
 
+
+class ServerBackend(ModelBackend, Protocol):
+    """What the routes need of the ModelManager beyond enrichment."""
+
+    async def ensure_loaded(self, role: str, *, wait: bool = True) -> None: ...
+
+    def loaded_roles(self) -> list[str]: ...
+
+
 SETTINGS_KEY = web.AppKey("settings", Settings)
-MANAGER_KEY = web.AppKey("manager", ModelBackend)
+MANAGER_KEY = web.AppKey("manager", ServerBackend)
 CACHE_KEY = web.AppKey("cache", TextCache)
 QUEUE_KEY = web.AppKey("queue", WorkQueue)
 _OWNED_MANAGER_KEY = web.AppKey("owned_manager", bool)
@@ -83,9 +93,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal_error", "The sidecar failed; see its log.")
 
 
-def auth_middleware(
-    token: str | None,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(token: str | None) -> Middleware:
     """Bearer token on every route but /health (no token when auth is explicitly off)."""
     expected = token.encode("utf-8") if token is not None else None
 
@@ -155,12 +163,8 @@ def check_model_name(app: web.Application, role: str, name: str | None) -> None:
 
 async def ensure_ready(app: web.Application, role: str) -> None:
     """503 with Retry-After while the role's model loads; the load goes on in the background."""
-    manager = app[MANAGER_KEY]
-    ensure_loaded = getattr(manager, "ensure_loaded", None)
-    if ensure_loaded is None:
-        return
     try:
-        await ensure_loaded(role, wait=False)
+        await app[MANAGER_KEY].ensure_loaded(role, wait=False)
     except ModelLoadingError as err:
         retry = max(1, math.ceil(float(getattr(err, "retry_after", 5) or 5)))
         raise ApiError(
@@ -215,8 +219,7 @@ routes = web.RouteTableDef()
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     """Liveness; no token, so container health checks need no secret."""
-    manager = request.app[MANAGER_KEY]
-    loaded = getattr(manager, "loaded_roles", list)()
+    loaded = request.app[MANAGER_KEY].loaded_roles()
     return web.json_response({"status": "ok", "version": __version__, "models_loaded": loaded})
 
 
@@ -291,7 +294,7 @@ async def analyze(request: web.Request) -> web.Response:
 # Application ------------------------------------------------------------------------------
 
 
-def create_app(settings: Settings, manager: ModelBackend | None = None) -> web.Application:
+def create_app(settings: Settings, manager: ServerBackend | None = None) -> web.Application:
     """The aiohttp application; resources open and close in its cleanup context."""
     app = web.Application(
         middlewares=[error_middleware, auth_middleware(settings.token)],
@@ -341,7 +344,7 @@ def bound_address(runner: web.AppRunner) -> tuple[str, int]:
 async def serve(
     settings: Settings,
     *,
-    manager: ModelBackend | None = None,
+    manager: ServerBackend | None = None,
     ready_stream: TextIO | None = None,
     stop: asyncio.Event | None = None,
 ) -> bool:
