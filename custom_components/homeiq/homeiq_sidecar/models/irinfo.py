@@ -18,7 +18,9 @@ def _weight_constant_types(node: Any, depth: int = 0) -> list[str]:
     if kind not in _PASS_THROUGH or depth > 6:
         return []
     found: list[str] = []
-    for port in node.inputs():
+    # Reshape/Transpose/Unsqueeze: only the data input; the other is a shape, not a weight.
+    ports = node.inputs() if kind in ("Convert", "Subtract", "Multiply") else node.inputs()[:1]
+    for port in ports:
         found += _weight_constant_types(port.get_source_output().get_node(), depth + 1)
     return found
 

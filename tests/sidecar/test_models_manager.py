@@ -1,0 +1,221 @@
+"""ModelManager on tiny models of the real architectures, through the real code (no torch)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+import shutil
+
+from homeiq_sidecar.models import (
+    DEFAULT_CATEGORIES,
+    InvalidModelNameError,
+    ModelLoadingError,
+    ModelManager,
+    ModelUnavailableError,
+    check_role,
+)
+from homeiq_sidecar.models.irinfo import ir_is_int8
+from homeiq_sidecar.models.store import entry_dir, read_manifest
+import numpy as np
+import pytest
+
+from tests.export.tiny_models import cached_entry, ensure_tiny_models
+
+TEXTS = [
+    "the kitchen light turns on at 07:00 on weekdays",
+    "the front door locks at 23:00 every night",
+    "heating turns off when a window opens",
+    "a",
+]
+
+
+@pytest.fixture(scope="session")
+def built() -> Path:
+    return ensure_tiny_models()
+
+
+@pytest.fixture
+def entries(built: Path) -> dict[str, str]:
+    return {role: str(cached_entry(built / "cache", role)) for role in ("embed", "rerank", "classify")}
+
+
+async def test_nothing_loads_until_first_use(entries: dict[str, str], tmp_path: Path) -> None:
+    manager = ModelManager(cache_dir=tmp_path, models=entries, allow_convert=False)
+    assert manager.loaded_roles() == []
+    status = manager.status()
+    assert set(status) == {"embed", "rerank", "classify"}
+    assert all(not s["loaded"] and s["available"] for s in status.values())
+    assert status["embed"]["size_bytes"] > 0
+    await manager.embed(["x"])
+    assert manager.loaded_roles() == ["embed"]
+    assert manager.status()["embed"]["last_latency_ms"] is not None
+    await manager.close()
+
+
+async def test_embed_is_normalised_and_ignores_padding(entries: dict[str, str], tmp_path: Path) -> None:
+    manager = ModelManager(cache_dir=tmp_path, models=entries, allow_convert=False)
+    together = await manager.embed(TEXTS)
+    assert together.dtype == np.float32
+    assert together.shape == (len(TEXTS), 32)
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    # Masked pooling: a text's vector must not depend on what it was padded next to.
+    alone = np.concatenate([await manager.embed([t]) for t in TEXTS])
+    assert np.min(np.sum(together * alone, axis=1)) > 0.999
+    await manager.close()
+
+
+async def test_rerank_pads_each_batch_to_its_longest_pair(
+    entries: dict[str, str], tmp_path: Path
+) -> None:
+    manager = ModelManager(cache_dir=tmp_path, models=entries, allow_convert=False)
+    docs = [f"the light {'turns on ' * (i % 7)}at {i}" for i in range(40)]
+    scores = await manager.rerank("kitchen light", docs)
+    assert scores.shape == (40,)
+    assert np.all((scores >= 0) & (scores <= 1))
+    runner = manager._slots["rerank"].runner
+    widths = [w for _, w in runner.last_batch_shapes]
+    assert sum(n for n, _ in runner.last_batch_shapes) == 40
+    assert len(set(widths)) > 1  # not one fixed length for everything
+    single = [runner._tokenize(["kitchen light"], [d])[0].shape[1] for d in docs]
+    assert max(widths) == max(single)
+    assert min(widths) < max(single)
+    # Batched order is restored: the same document alone gets the same score.
+    for i in (0, 13, 39):
+        alone = await manager.rerank("kitchen light", [docs[i]])
+        assert alone[0] == pytest.approx(scores[i], abs=2e-3)
+    await manager.close()
+
+
+async def test_classify_returns_distributions_over_the_given_labels(
+    entries: dict[str, str], tmp_path: Path
+) -> None:
+    manager = ModelManager(cache_dir=tmp_path, models=entries, allow_convert=False)
+    results = await manager.classify(TEXTS)
+    assert len(results) == len(TEXTS)
+    for result in results:
+        assert list(result.category_scores) == list(DEFAULT_CATEGORIES)
+        assert sum(result.category_scores.values()) == pytest.approx(1.0, abs=1e-4)
+        assert result.category == max(result.category_scores, key=result.category_scores.get)
+        assert result.category_confidence == result.category_scores[result.category]
+        assert list(result.priority_scores) == ["high", "medium", "low"]
+        assert sum(result.priority_scores.values()) == pytest.approx(1.0, abs=1e-4)
+    custom = await manager.classify(TEXTS[:1], categories=["lighting", "doors"])
+    assert set(custom[0].category_scores) == {"lighting", "doors"}
+    # Batching does not change a text's answer.
+    alone = await manager.classify(TEXTS[1:2])
+    assert alone[0].category_scores == pytest.approx(results[1].category_scores, abs=1e-3)
+    with pytest.raises(ValueError):
+        await manager.classify(["x"], categories=[])
+    await manager.close()
+
+
+async def test_concurrent_callers_share_one_load(entries: dict[str, str], tmp_path: Path) -> None:
+    manager = ModelManager(cache_dir=tmp_path, models=entries, allow_convert=False)
+    load = asyncio.create_task(manager.ensure_loaded("classify"))
+    await asyncio.sleep(0)  # the load now holds the role's lock
+    with pytest.raises(ModelLoadingError) as err:
+        await manager.ensure_loaded("classify", wait=False)
+    assert err.value.retry_after > 0
+    assert err.value.code == "model_loading"
+    first, second = await asyncio.gather(manager.classify(["a"]), manager.classify(["b"]))
+    await load
+    runner = manager._slots["classify"].runner
+    await manager.ensure_loaded("classify", wait=False)
+    assert manager._slots["classify"].runner is runner
+    assert first and second
+    await manager.close()
+
+
+async def test_idle_models_unload_and_reload(entries: dict[str, str], tmp_path: Path) -> None:
+    manager = ModelManager(cache_dir=tmp_path, models=entries, allow_convert=False, idle_unload_s=0.2)
+    before = await manager.embed(["the kitchen light"])
+    assert manager.loaded_roles() == ["embed"]
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        if not manager.loaded_roles():
+            break
+    assert manager.loaded_roles() == []
+    after = await manager.embed(["the kitchen light"])
+    np.testing.assert_allclose(before, after, atol=1e-6)
+    await manager.close()
+
+
+def test_request_names_are_checked() -> None:
+    assert check_role("embed") == "embed"
+    for bad in ("../embed", "/etc/passwd", "BAAI/bge-reranker-base", "", None, "embed/"):
+        with pytest.raises(InvalidModelNameError):
+            check_role(bad)
+
+
+async def test_uncached_model_without_conversion_is_unavailable(tmp_path: Path) -> None:
+    manager = ModelManager(cache_dir=tmp_path, allow_convert=False)
+    with pytest.raises(ModelUnavailableError, match="download-models"):
+        await manager.embed(["x"])
+    status = manager.status()["embed"]
+    assert status["error"]
+    assert status["available"] is False
+    assert status["source"] == "sentence-transformers/all-MiniLM-L6-v2"
+    await manager.close()
+
+
+async def test_half_written_entry_is_never_loaded(entries: dict[str, str], tmp_path: Path) -> None:
+    source = "sentence-transformers/all-MiniLM-L6-v2"
+    target = entry_dir(tmp_path, "embed", source, "int8")
+    shutil.copytree(entries["embed"], target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["source"] = source
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    assert read_manifest(target) is not None
+    manager = ModelManager(cache_dir=tmp_path, allow_convert=False)
+    await manager.ensure_loaded("embed")  # a complete entry loads from the cache
+    await manager.close()
+    with (target / "openvino_model.bin").open("r+b") as handle:
+        handle.truncate(100)  # as if a copy was cut short
+    assert read_manifest(target) is None
+    manager = ModelManager(cache_dir=tmp_path, allow_convert=False)
+    with pytest.raises(ModelUnavailableError):
+        await manager.embed(["x"])
+    await manager.close()
+
+
+async def test_onnx_route_converts_without_torch(built: Path, tmp_path: Path) -> None:
+    """Torch-free conversion: ONNX file -> openvino.convert_model -> nncf INT8, in a temp dir."""
+    onnx = built / "hf" / "embed" / "onnx" / "model.onnx"
+    manager = ModelManager(cache_dir=tmp_path, models={"embed": str(onnx)})
+    vectors = await manager.embed(TEXTS)
+    entry = entry_dir(tmp_path, "embed", str(onnx), "int8")
+    manifest = read_manifest(entry, verify_hashes=True)
+    assert manifest is not None
+    assert manifest["route"] == "onnx"
+    assert ir_is_int8(entry / "openvino_model.xml")
+    assert not [p for p in entry.parent.iterdir() if p.name.startswith(".")]  # no temp left
+    # Same weights as the optimum-intel route's entry: same meaning.
+    reference = ModelManager(
+        cache_dir=tmp_path / "other", models={"embed": str(cached_entry(built / "cache", "embed"))}
+    )
+    expected = await reference.embed(TEXTS)
+    assert np.min(np.sum(vectors * expected, axis=1)) > 0.99
+    await manager.close()
+    await reference.close()
+    # Second start: cache only.
+    again = ModelManager(cache_dir=tmp_path, models={"embed": str(onnx)}, allow_convert=False)
+    np.testing.assert_allclose(await again.embed(TEXTS), vectors, atol=1e-6)
+    await again.close()
+
+
+async def test_hf_checkpoint_without_torch_or_onnx_is_unavailable(
+    built: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("openvino")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("this environment has torch")
+    manager = ModelManager(cache_dir=tmp_path, models={"rerank": str(built / "hf" / "rerank")})
+    with pytest.raises(ModelUnavailableError, match="torch"):
+        await manager.rerank("q", ["d"])
+    assert not (tmp_path / "rerank").exists() or not list((tmp_path / "rerank").iterdir())
+    await manager.close()
