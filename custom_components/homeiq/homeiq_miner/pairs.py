@@ -150,7 +150,7 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
         )
         # Sequence detection works on positions in the full table.
         index.instances[(ka, kb)] = (use[j], use[i])
-    found = _drop_weaker_direction(found)
+    found = _explain_away(_drop_weaker_direction(found), table)
     kept = {(f.steps[0], f.steps[1]) for f in found}
     index.instances = {k: v for k, v in index.instances.items() if k in kept}
     return found, index
@@ -198,3 +198,31 @@ def _drop_weaker_direction(found: list[Found]) -> list[Found]:
             continue
         kept.append(f)
     return kept
+
+
+def _explain_away(found: list[Found], table: EventTable) -> list[Found]:
+    """Keep the nearest cause and the first effect.
+
+    Garage door opens, closes, and the back door is locked a minute later: "locked after the
+    door opened" is true too, but only because the door closed in between. Among pairs with
+    the same action that are triggered by states of one entity, keep the shortest delay; among
+    pairs with the same trigger whose actions are states of one entity, likewise.
+    """
+    ent = table.key_entity
+    best_cause: dict[tuple[int, int], Found] = {}
+    best_effect: dict[tuple[int, int], Found] = {}
+    for f in found:
+        a, b = f.steps
+        delay = f.delay_s or 0.0
+        cause = best_cause.get((int(ent[a]), b))
+        if cause is None or delay < (cause.delay_s or 0.0):
+            best_cause[(int(ent[a]), b)] = f
+        effect = best_effect.get((a, int(ent[b])))
+        if effect is None or delay < (effect.delay_s or 0.0):
+            best_effect[(a, int(ent[b]))] = f
+    return [
+        f
+        for f in found
+        if best_cause[(int(ent[f.steps[0]]), f.steps[1])] is f
+        and best_effect[(f.steps[0], int(ent[f.steps[1]]))] is f
+    ]

@@ -23,6 +23,21 @@ WEEKEND = [5, 6]
 EVERY_DAY = [0, 1, 2, 3, 4, 5, 6]
 
 
+def _wilson_lower(hits: int, n: int, z: float = 1.0) -> float:
+    """One-sided 84% (one standard error) lower bound of a proportion.
+
+    The peak search looks at every time of day of every entity, so a raw share would let
+    chance peaks through on a short history.
+    """
+    if n <= 0:
+        return 0.0
+    p = min(1.0, hits / n)
+    denom = 1 + z * z / n
+    centre = p + z * z / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, (centre - margin) / denom)
+
+
 def _weekday(day: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     # 1970-01-01 was a Thursday (3); Monday is 0 as in Python and the JSON output.
     return (day + 3) % 7
@@ -156,7 +171,7 @@ def _evaluate(
     )
     pick_wd = _weekday(hday) < 5
 
-    def score(cls: bool | None) -> tuple[float, float, float, int]:
+    def score(cls: bool | None) -> tuple[float, float, float, int, float]:
         if cls is None:
             days = n_days[True] + n_days[False]
             seen = pick.size
@@ -166,26 +181,26 @@ def _evaluate(
             seen = int(pick_wd.sum() if cls else (~pick_wd).sum())
             events = int(count[cls][k])
         if days == 0:
-            return 0.0, 0.0, 0.0, 0
-        support = min(1.0, seen / days)
+            return 0.0, 0.0, 0.0, 0, 0.0
+        support = _wilson_lower(seen, days)
         # Chance that an entity with this many changes a day lands in the window anyway.
         base = 1 - math.exp(-(events / days) * 2 * h / _DAY_MIN)
         conf = (support - base) / (1 - base) if base < 1 else 0.0
-        return max(0.0, conf), support, base, seen
+        return max(0.0, conf), support, base, seen, seen / days
 
     c_all, c_wd, c_we = score(None), score(True), score(False)
     thr = cfg.min_confidence
-    if c_wd[0] >= thr and c_we[0] >= thr:
-        chosen, weekdays, in_cls = c_all, EVERY_DAY, np.ones(pick.size, dtype=np.bool_)
-    elif c_wd[0] >= thr and c_wd[0] - c_we[0] >= thr / 2:
+    share_wd, share_we = c_wd[4], c_we[4]
+    # A class-only habit shows on the other class's days at most half as often.
+    if c_wd[0] >= thr and share_we < share_wd / 2:
         chosen, weekdays, in_cls = c_wd, WEEKDAYS, pick_wd
-    elif c_we[0] >= thr and c_we[0] - c_wd[0] >= thr / 2:
+    elif c_we[0] >= thr and share_wd < share_we / 2:
         chosen, weekdays, in_cls = c_we, WEEKEND, ~pick_wd
     elif c_all[0] >= thr:
         chosen, weekdays, in_cls = c_all, EVERY_DAY, np.ones(pick.size, dtype=np.bool_)
     else:
         return None
-    conf, support, base, seen = chosen
+    conf, support, base, seen, _share = chosen
     if seen < max(cfg.min_days, cfg.min_occurrences):
         return None
     used = idx[pick[in_cls]]

@@ -1,0 +1,111 @@
+"""scripts/analyze end to end: table, JSON, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+import subprocess
+import sys
+
+from homeiq_miner.synth import make_home
+
+from .conftest import write_recorder_db
+
+ROOT = Path(__file__).resolve().parents[2]
+ANALYZE = ROOT / "scripts" / "analyze"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ANALYZE), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _write_home_csv(path: Path) -> None:
+    home = make_home(5, days=28, rooms=1)
+    with path.open("w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["timestamp", "entity_id", "state", "context_id", "context_parent_id"])
+        for e in home.events():
+            w.writerow(
+                [f"{e.ts:.3f}", e.entity_id, e.state, e.context_id or "", e.context_parent_id or ""]
+            )
+
+
+def test_csv_table_and_json(tmp_path: Path) -> None:
+    src = tmp_path / "home.csv"
+    _write_home_csv(src)
+    out = tmp_path / "p.json"
+    proc = _run(str(src), "--time-zone", "Europe/Amsterdam", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].split()[:2] == ["type", "description"]
+    patterns = json.loads(out.read_text())["patterns"]
+    assert {p["type"] for p in patterns} == {"time_of_day", "trigger_action", "sequence"}
+    again = tmp_path / "q.json"
+    assert _run(str(src), "--time-zone", "Europe/Amsterdam", "--json", str(again)).returncode == 0
+    assert [p["id"] for p in json.loads(again.read_text())["patterns"]] == [
+        p["id"] for p in patterns
+    ]
+    short = tmp_path / "s.json"
+    assert (
+        _run(
+            str(src), "--time-zone", "Europe/Amsterdam", "--days", "7", "--json", str(short)
+        ).returncode
+        == 0
+    )
+    assert max(p["days_seen"] for p in json.loads(short.read_text())["patterns"]) <= 8
+
+
+def test_recorder_db_source(tmp_path: Path) -> None:
+    db = tmp_path / "home-assistant_v2.db"
+    rows = []
+    for day in range(14):
+        for n in range(3):
+            t = 1_700_000_000 + day * 86400 + n * 14000
+            rows.append((t, "binary_sensor.door", "on", None, None, False))
+            rows.append((t + 30, "binary_sensor.door", "off", None, None, False))
+            rows.append((t + 5, "light.hall", "on", None, None, False))
+            rows.append((t + 6, "light.hall", "on", None, None, True))
+            rows.append((t + 900, "light.hall", "off", None, None, False))
+    rows.sort()
+    write_recorder_db(db, rows)
+    out = tmp_path / "p.json"
+    proc = _run(str(db), "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    steps = [[s["entity_id"] for s in p["steps"]] for p in json.loads(out.read_text())["patterns"]]
+    assert ["binary_sensor.door", "light.hall"] in steps
+
+
+def test_bad_inputs_one_line_exit_2(tmp_path: Path) -> None:
+    bad_time = tmp_path / "t.csv"
+    bad_time.write_text("timestamp_iso,entity_id,state\nnot-a-time,light.a,on\n")
+    bad_cols = tmp_path / "c.csv"
+    bad_cols.write_text("a,b,c\n1,2,3\n")
+    corrupt = tmp_path / "x.db"
+    corrupt.write_bytes(b"SQLite format 3\x00" + b"\x07" * 5000)
+    for args in (
+        [str(tmp_path / "missing.csv")],
+        [str(bad_time)],
+        [str(bad_cols)],
+        [str(corrupt)],
+        [str(bad_cols), "--time-zone", "Nowhere/Land"],
+    ):
+        proc = _run(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.startswith("analyze: error:")
+
+
+def test_module_entry_point_runs_without_homeassistant() -> None:
+    code = "import homeiq_miner, sys; assert 'homeassistant' not in sys.modules and 'openvino' not in sys.modules"
+    env_path = str(ROOT / "custom_components" / "homeiq")
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": env_path},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr

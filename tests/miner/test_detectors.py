@@ -1,0 +1,234 @@
+"""Detectors on small hand-built homes: each test plants one property and checks it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+import random
+from zoneinfo import ZoneInfo
+
+from homeiq_miner import Event, MinerConfig, mine
+
+TZ = "Europe/Amsterdam"
+ZONE = ZoneInfo(TZ)
+START = datetime(2024, 1, 1, tzinfo=ZONE)  # a Monday
+
+
+def _at(day: int, minutes: float) -> float:
+    return (START + timedelta(days=day, minutes=minutes)).timestamp()
+
+
+def _by_type(patterns: list[dict], kind: str) -> list[dict]:
+    return [p for p in patterns if p["type"] == kind]
+
+
+def _steps(p: dict) -> list[tuple[str, str]]:
+    return [(s["entity_id"], s["state"]) for s in p["steps"]]
+
+
+def test_time_habit_across_midnight_is_one_cluster() -> None:
+    rng = random.Random(1)
+    events = []
+    for day in range(28):
+        # Around 23:58, half the nights just after midnight.
+        minute = 23 * 60 + 58 + rng.uniform(-8, 8)
+        events.append(Event(_at(day, 17 * 60 + rng.uniform(0, 240)), "light.porch", "on"))
+        events.append(Event(_at(day, minute), "light.porch", "off"))
+    result = mine(events, time_zone=TZ)
+    habits = [
+        p for p in _by_type(result.patterns, "time_of_day") if p["steps"][0]["state"] == "off"
+    ]
+    assert len(habits) == 1
+    hh, mm = map(int, habits[0]["time"].split(":"))
+    assert min(abs(hh * 60 + mm - 1438), 1440 - abs(hh * 60 + mm - 1438)) <= 5
+    assert habits[0]["weekdays"] == [0, 1, 2, 3, 4, 5, 6]
+    assert habits[0]["suggestion"]["triggers"][0]["trigger"] == "time"
+    assert habits[0]["suggestion"]["actions"][0]["action"] == "light.turn_off"
+
+
+def test_weekday_and_weekend_split() -> None:
+    rng = random.Random(2)
+    events = []
+    for day in range(35):
+        weekday = (START + timedelta(days=day)).weekday()
+        if weekday < 5:
+            events.append(Event(_at(day, 6 * 60 + 30 + rng.gauss(0, 5)), "switch.coffee", "on"))
+        else:
+            events.append(Event(_at(day, 9 * 60 + rng.gauss(0, 5)), "cover.blinds", "open"))
+        events.append(Event(_at(day, 12 * 60 + rng.uniform(0, 600)), "switch.coffee", "off"))
+        events.append(Event(_at(day, 12 * 60 + rng.uniform(0, 600)), "cover.blinds", "closed"))
+    found = {_steps(p)[0]: p for p in _by_type(mine(events, time_zone=TZ).patterns, "time_of_day")}
+    assert found[("switch.coffee", "on")]["weekdays"] == [0, 1, 2, 3, 4]
+    assert found[("cover.blinds", "open")]["weekdays"] == [5, 6]
+    cond = found[("cover.blinds", "open")]["suggestion"]["conditions"]
+    assert cond == [{"condition": "time", "weekday": ["sat", "sun"]}]
+
+
+def _door_light_home(days: int = 21, chatty: bool = True) -> list[Event]:
+    rng = random.Random(3)
+    events = []
+    for day in range(days):
+        for _ in range(4):
+            t = _at(day, rng.uniform(7 * 60, 22 * 60))
+            events.append(Event(t, "binary_sensor.door", "on"))
+            events.append(Event(t + 30, "binary_sensor.door", "off"))
+            events.append(Event(t + rng.uniform(3, 20), "light.hall", "on"))
+            events.append(Event(t + rng.uniform(600, 1800), "light.hall", "off"))
+        if chatty:
+            t = _at(day, 6 * 60)
+            while t < _at(day, 23 * 60):
+                events.append(Event(t, "binary_sensor.motion", "on"))
+                events.append(Event(t + 40, "binary_sensor.motion", "off"))
+                t += rng.uniform(60, 600)
+    return events
+
+
+def test_pair_is_directed_and_delay_reported() -> None:
+    pairs = _by_type(mine(_door_light_home(), time_zone=TZ).patterns, "trigger_action")
+    steps = [_steps(p) for p in pairs]
+    assert [("binary_sensor.door", "on"), ("light.hall", "on")] in steps
+    assert [("light.hall", "on"), ("binary_sensor.door", "on")] not in steps
+    pair = next(
+        p for p in pairs if _steps(p) == [("binary_sensor.door", "on"), ("light.hall", "on")]
+    )
+    assert 3 <= pair["delay_s"] <= 20
+    assert pair["lift"] > 3
+    assert pair["suggestion"]["triggers"] == [
+        {"trigger": "state", "entity_id": "binary_sensor.door", "to": "on"}
+    ]
+    assert pair["suggestion"]["actions"] == [
+        {"action": "light.turn_on", "target": {"entity_id": "light.hall"}}
+    ]
+
+
+def test_chatty_motion_sensor_pairs_with_nothing() -> None:
+    patterns = mine(_door_light_home(), time_zone=TZ).patterns
+    for p in patterns:
+        if p["type"] != "time_of_day":
+            assert "binary_sensor.motion" not in {s["entity_id"] for s in p["steps"]}, p
+
+
+def test_existing_automation_is_marked_and_not_suggested() -> None:
+    events = []
+    rng = random.Random(4)
+    for day in range(21):
+        for n in range(4):
+            t = _at(day, rng.uniform(7 * 60, 22 * 60))
+            events.append(Event(t, "binary_sensor.garage", "on", f"trig{day}-{n}"))
+            events.append(Event(t + 60, "binary_sensor.garage", "off"))
+            events.append(Event(t + 0.5, "light.garage", "on", f"run{day}-{n}", f"trig{day}-{n}"))
+            events.append(Event(t + 200, "light.garage", "off", f"off{day}-{n}", f"trig{day}-{n}"))
+    pairs = _by_type(mine(events, time_zone=TZ).patterns, "trigger_action")
+    pair = next(
+        p for p in pairs if _steps(p) == [("binary_sensor.garage", "on"), ("light.garage", "on")]
+    )
+    assert pair["automated"] is True
+    assert pair["manual_share"] == 0.0
+    assert pair["suggestion"] is None
+    # Without parent contexts the same data is a manual habit.
+    manual = [Event(e.ts, e.entity_id, e.state) for e in events]
+    pairs = _by_type(mine(manual, time_zone=TZ).patterns, "trigger_action")
+    pair = next(
+        p for p in pairs if _steps(p) == [("binary_sensor.garage", "on"), ("light.garage", "on")]
+    )
+    assert pair["automated"] is False
+    assert pair["suggestion"] is not None
+
+
+def test_automation_context_ids_mark_time_automation() -> None:
+    events = [Event(_at(d, 6 * 60), "switch.pump", "on", f"run{d}") for d in range(21)]
+    events += [Event(_at(d, 6 * 60 + 15), "switch.pump", "off", f"run{d}") for d in range(21)]
+    plain = _by_type(mine(events, time_zone=TZ).patterns, "time_of_day")
+    assert plain
+    assert all(not p["automated"] for p in plain)
+    auto = _by_type(
+        mine(events, time_zone=TZ, automation_context_ids={f"run{d}" for d in range(21)}).patterns,
+        "time_of_day",
+    )
+    assert auto
+    assert all(p["automated"] and p["suggestion"] is None for p in auto)
+
+
+def test_sequence_found_in_order() -> None:
+    rng = random.Random(5)
+    events = []
+    for day in range(28):
+        t = _at(day, rng.uniform(20 * 60, 24 * 60))
+        events.append(Event(t, "media_player.tv", "off"))
+        events.append(Event(t + 40, "light.living", "off"))
+        events.append(Event(t + 100, "light.stairs", "on"))
+        events.append(Event(t + 400, "light.stairs", "off"))
+        events.append(Event(_at(day, rng.uniform(16 * 60, 19 * 60)), "media_player.tv", "on"))
+        events.append(Event(_at(day, rng.uniform(16 * 60, 19 * 60)), "light.living", "on"))
+    seqs = _by_type(mine(events, time_zone=TZ).patterns, "sequence")
+    assert [_steps(p) for p in seqs] == [
+        [("media_player.tv", "off"), ("light.living", "off"), ("light.stairs", "on")]
+    ]
+    actions = seqs[0]["suggestion"]["actions"]
+    # 60 s between living and stairs is part of the habit; 40 s is reaction time.
+    assert [a.get("action", "delay") for a in actions] == [
+        "light.turn_off",
+        "delay",
+        "light.turn_on",
+    ]
+    assert actions[1] == {"delay": {"seconds": 60}}
+
+
+def test_ignores_numeric_unavailable_attribute_only_and_self_pairs() -> None:
+    events = []
+    for day in range(21):
+        events.extend(Event(_at(day, k * 30), "sensor.temp", f"{20 + k % 3}.5") for k in range(48))
+        t = _at(day, 7 * 60)
+        events.append(Event(t, "light.a", "unavailable"))
+        events.append(Event(t + 5, "light.a", "on"))  # restore after outage: not a habit
+        events.append(Event(t + 6, "light.a", "on"))  # attribute-only repeat
+        events.append(Event(t + 60, "light.a", "off"))
+    result = mine(events, time_zone=TZ)
+    assert result.stats["events_read"] == 21 * 52
+    assert result.stats["events_used"] == 21  # only the "off" changes
+    for p in result.patterns:
+        entities = [s["entity_id"] for s in p["steps"]]
+        assert "sensor.temp" not in entities
+        assert len(set(entities)) == len(entities)
+
+
+def test_ids_stable_and_fields_complete() -> None:
+    first = mine(_door_light_home(), time_zone=TZ).patterns
+    second = mine(_door_light_home(), time_zone=TZ).patterns
+    assert [p["id"] for p in first] == [p["id"] for p in second]
+    assert len({p["id"] for p in first}) == len(first)
+    fields = {
+        "id",
+        "type",
+        "steps",
+        "time",
+        "weekdays",
+        "delay_s",
+        "occurrences",
+        "days_seen",
+        "confidence",
+        "automated",
+        "description",
+        "suggestion",
+        "first_seen",
+        "last_seen",
+        "examples",
+        "manual_share",
+        "lift",
+        "baseline",
+        "spread",
+    }
+    for p in first:
+        assert fields <= p.keys()
+        assert 0 <= p["confidence"] <= 1
+        assert p["description"].endswith(".")
+
+
+def test_config_thresholds_are_used() -> None:
+    strict = MinerConfig(min_confidence=0.99, min_lift=1e9)
+    assert mine(_door_light_home(), time_zone=TZ, config=strict).patterns == []
+
+
+def test_empty_input() -> None:
+    result = mine([], time_zone=TZ)
+    assert result.patterns == []
+    assert result.stats["events_read"] == 0

@@ -1,0 +1,45 @@
+"""The open recordings in ../shared/data: known habits are found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from homeiq_miner import mine
+from homeiq_miner.readers import read_csv
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared data not present")
+
+
+def test_thesillyhome_occupancy_hallway_pair() -> None:
+    result = mine(read_csv(DATA / "thesillyhome_ha.events.csv"), time_zone="Europe/London")
+    pair = [
+        p
+        for p in result.patterns
+        if p["type"] == "trigger_action"
+        and [(s["entity_id"], s["state"]) for s in p["steps"]]
+        == [("binary_sensor.0x00158d0001e4ad46_occupancy", "on"), ("light.hallway_lights", "on")]
+    ]
+    assert len(pair) == 1
+    assert pair[0]["occurrences"] >= 65
+    assert pair[0]["confidence"] >= 0.9
+    assert pair[0]["delay_s"] <= 120
+
+
+def test_ordonez_b_wake_up_routine() -> None:
+    result = mine(
+        read_csv(DATA / "ordonez_B.events.csv", time_zone="Europe/Madrid"),
+        time_zone="Europe/Madrid",
+    )
+    wake = [
+        p
+        for p in result.patterns
+        if p["type"] == "time_of_day"
+        and p["steps"][0]
+        == {"entity_id": "binary_sensor.ordonez_b_bedroom_bed_pressure", "state": "off"}
+    ]
+    # Labelled "Sleeping" ends between 08:30 and 10:30 on most days.
+    assert wake
+    assert "08:30" <= wake[0]["time"] <= "10:30"
