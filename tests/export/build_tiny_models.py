@@ -53,7 +53,9 @@ def _train_tokenizer(special: list[str], kind: str) -> object:
         tok.pre_tokenizer = pre_tokenizers.Metaspace()
         tok.decoder = decoders.Metaspace()
     trainer = trainers.UnigramTrainer(
-        vocab_size=VOCAB, special_tokens=special, unk_token=special[-1] if kind == "t5" else "[UNK]" if kind == "bert" else "<unk>"
+        vocab_size=VOCAB,
+        special_tokens=special,
+        unk_token=special[-1] if kind == "t5" else "[UNK]" if kind == "bert" else "<unk>",
     )
     tok.train_from_iterator(CORPUS * 4, trainer=trainer)
     ids = {t: tok.token_to_id(t) for t in special}
@@ -80,8 +82,22 @@ def _save_tokenizer(tok: object, out: Path, kind: str) -> None:
     from transformers import PreTrainedTokenizerFast
 
     special = {
-        "bert": {"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]"},
-        "xlmr": {"bos_token": "<s>", "cls_token": "<s>", "sep_token": "</s>", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>", "mask_token": "<mask>"},
+        "bert": {
+            "cls_token": "[CLS]",
+            "sep_token": "[SEP]",
+            "pad_token": "[PAD]",
+            "unk_token": "[UNK]",
+            "mask_token": "[MASK]",
+        },
+        "xlmr": {
+            "bos_token": "<s>",
+            "cls_token": "<s>",
+            "sep_token": "</s>",
+            "eos_token": "</s>",
+            "pad_token": "<pad>",
+            "unk_token": "<unk>",
+            "mask_token": "<mask>",
+        },
         "t5": {"eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"},
     }[kind]
     wrapped = PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=128, **special)
@@ -100,7 +116,12 @@ def build_hf(out: Path) -> None:
     )
 
     torch.manual_seed(0)
-    small = {"num_hidden_layers": 2, "num_attention_heads": 2, "hidden_size": 32, "intermediate_size": 64}
+    small = {
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+    }
 
     bert_tok = _train_tokenizer(["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]"], "bert")
     embed = BertModel(
@@ -113,8 +134,13 @@ def build_hf(out: Path) -> None:
     xlmr_tok = _train_tokenizer(["<s>", "<pad>", "</s>", "<mask>", "<unk>"], "xlmr")
     rerank = XLMRobertaForSequenceClassification(
         XLMRobertaConfig(
-            vocab_size=VOCAB, max_position_embeddings=130, num_labels=1, pad_token_id=1,
-            bos_token_id=0, eos_token_id=2, type_vocab_size=1,
+            vocab_size=VOCAB,
+            max_position_embeddings=130,
+            num_labels=1,
+            pad_token_id=1,
+            bos_token_id=0,
+            eos_token_id=2,
+            type_vocab_size=1,
             initializer_range=0.5,  # default init gives near-constant logits at this size
             **small,
         )
@@ -125,9 +151,18 @@ def build_hf(out: Path) -> None:
     t5_tok = _train_tokenizer(["<pad>", "</s>", "<unk>"], "t5")
     classify = T5ForConditionalGeneration(
         T5Config(
-            vocab_size=VOCAB, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_decoder_layers=2,
-            num_heads=2, feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1,
-            decoder_start_token_id=0, tie_word_embeddings=False,  # flan-t5 is untied
+            vocab_size=VOCAB,
+            d_model=32,
+            d_kv=16,
+            d_ff=64,
+            num_layers=2,
+            num_decoder_layers=2,
+            num_heads=2,
+            feed_forward_proj="gated-gelu",
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+            tie_word_embeddings=False,  # flan-t5 is untied
             initializer_factor=8.0,  # default init makes the decoder emit only padding
         )
     ).eval()

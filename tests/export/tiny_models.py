@@ -51,7 +51,9 @@ def ensure_tiny_models() -> Path:
         if stamp_file.is_file() and stamp_file.read_text() == stamp:
             return OUT
         if not EXPORT_PYTHON.exists():
-            raise RuntimeError(f"{EXPORT_PYTHON} is missing: run scripts/setup to build the test models")
+            raise RuntimeError(
+                f"{EXPORT_PYTHON} is missing: run scripts/setup to build the test models"
+            )
         tmp = OUT.with_name("test-models.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from homeiq_sidecar.models.irinfo import ir_is_int8, matmul_weight_types
-from homeiq_sidecar.models.store import read_manifest
 import openvino as ov
 import pytest
 
+from homeiq_sidecar.models.irinfo import ir_is_int8, matmul_weight_types
+from homeiq_sidecar.models.store import read_manifest
 from tests.export.tiny_models import cached_entry, ensure_tiny_models
 
 
@@ -24,7 +24,9 @@ def test_tiny_entries_have_8bit_matmul_weights(built: Path, role: str) -> None:
     assert manifest is not None
     assert manifest["precision"] == "int8"
     assert manifest["route"] == "optimum-intel"
-    model_files = [name for name in manifest["files"] if name.endswith(".xml") and "tokenizer" not in name]
+    model_files = [
+        name for name in manifest["files"] if name.endswith(".xml") and "tokenizer" not in name
+    ]
     assert model_files
     for name in model_files:
         types = matmul_weight_types(ov.Core().read_model(str(entry / name)))

@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 import shutil
 
+import numpy as np
+import pytest
+
 from homeiq_sidecar.models import (
     DEFAULT_CATEGORIES,
     InvalidModelNameError,
@@ -17,9 +20,6 @@ from homeiq_sidecar.models import (
 )
 from homeiq_sidecar.models.irinfo import ir_is_int8
 from homeiq_sidecar.models.store import entry_dir, read_manifest
-import numpy as np
-import pytest
-
 from tests.export.tiny_models import cached_entry, ensure_tiny_models
 
 TEXTS = [
@@ -37,7 +37,9 @@ def built() -> Path:
 
 @pytest.fixture
 def entries(built: Path) -> dict[str, str]:
-    return {role: str(cached_entry(built / "cache", role)) for role in ("embed", "rerank", "classify")}
+    return {
+        role: str(cached_entry(built / "cache", role)) for role in ("embed", "rerank", "classify")
+    }
 
 
 async def test_nothing_loads_until_first_use(entries: dict[str, str], tmp_path: Path) -> None:
@@ -53,7 +55,9 @@ async def test_nothing_loads_until_first_use(entries: dict[str, str], tmp_path: 
     await manager.close()
 
 
-async def test_embed_is_normalised_and_ignores_padding(entries: dict[str, str], tmp_path: Path) -> None:
+async def test_embed_is_normalised_and_ignores_padding(
+    entries: dict[str, str], tmp_path: Path
+) -> None:
     manager = ModelManager(cache_dir=tmp_path, models=entries, allow_convert=False)
     together = await manager.embed(TEXTS)
     assert together.dtype == np.float32
@@ -123,12 +127,15 @@ async def test_concurrent_callers_share_one_load(entries: dict[str, str], tmp_pa
     runner = manager._slots["classify"].runner
     await manager.ensure_loaded("classify", wait=False)
     assert manager._slots["classify"].runner is runner
-    assert first and second
+    assert first
+    assert second
     await manager.close()
 
 
 async def test_idle_models_unload_and_reload(entries: dict[str, str], tmp_path: Path) -> None:
-    manager = ModelManager(cache_dir=tmp_path, models=entries, allow_convert=False, idle_unload_s=0.2)
+    manager = ModelManager(
+        cache_dir=tmp_path, models=entries, allow_convert=False, idle_unload_s=0.2
+    )
     before = await manager.embed(["the kitchen light"])
     assert manager.loaded_roles() == ["embed"]
     for _ in range(40):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from homeiq_sidecar.models import ModelManager
 import numpy as np
 import pytest
 
+from homeiq_sidecar.models import ModelManager
 from tests.export.tiny_models import cached_entry, ensure_tiny_models
 
 

@@ -40,7 +40,9 @@ asyncio.run(main(json.loads(sys.argv[1])))
 
 def test_runtime_path_is_torch_free(tmp_path: Path) -> None:
     built = ensure_tiny_models()
-    models = {role: str(cached_entry(built / "cache", role)) for role in ("embed", "rerank", "classify")}
+    models = {
+        role: str(cached_entry(built / "cache", role)) for role in ("embed", "rerank", "classify")
+    }
     if not RUNTIME_PYTHON.exists():
         pytest.skip("no runtime venv")
     out = subprocess.run(

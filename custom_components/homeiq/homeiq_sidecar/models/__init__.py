@@ -6,9 +6,16 @@ use does (OpenVINO only, unless it must be converted).
 
 from __future__ import annotations
 
-from .errors import ModelError, ModelLoadingError, ModelUnavailableError, InvalidModelNameError
+from .errors import InvalidModelNameError, ModelError, ModelLoadingError, ModelUnavailableError
 from .manager import ModelManager
-from .names import DEFAULT_CATEGORIES, DEFAULT_MODELS, DEFAULT_PRIORITIES, PRECISIONS, ROLES, check_role
+from .names import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_MODELS,
+    DEFAULT_PRIORITIES,
+    PRECISIONS,
+    ROLES,
+    check_role,
+)
 from .results import ClassifyResult
 
 __all__ = [

@@ -189,8 +189,8 @@ def _convert_tokenizer(role: str, model_dir: Path, tmp: Path) -> None:
     import openvino as ov
 
     try:
-        import transformers
         from openvino_tokenizers import convert_tokenizer
+        import transformers
     except ImportError as err:
         raise ModelUnavailableError(
             "Converting a tokenizer needs the transformers package (torch is not needed): "

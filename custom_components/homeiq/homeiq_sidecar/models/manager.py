@@ -88,9 +88,7 @@ class ModelManager:
         docs = list(documents)
         if not docs:
             return np.zeros(0, dtype=np.float32)
-        result: npt.NDArray[np.float32] = await self._run(
-            "rerank", lambda r: r.rerank(query, docs)
-        )
+        result: npt.NDArray[np.float32] = await self._run("rerank", lambda r: r.rerank(query, docs))
         return result
 
     async def classify(
@@ -124,7 +122,7 @@ class ModelManager:
                 retry_after=self._retry_after(slot),
             )
         async with slot.lock:
-            if slot.runner is not None:
+            if self._is_loaded(slot):  # another caller finished the load while we waited
                 return
             slot.loading = True
             try:
@@ -140,11 +138,14 @@ class ModelManager:
             manifest = slot.manifest or self._cached_manifest(slot)
             out[role] = {
                 "source": slot.source,
-                "precision": manifest.get("precision", self.precision) if manifest else self.precision,
+                "precision": manifest.get("precision", self.precision)
+                if manifest
+                else self.precision,
                 "size_bytes": entry_size(manifest) if manifest else None,
                 "loaded": slot.runner is not None,
                 "loading": slot.loading,
-                "available": slot.runner is not None or manifest is not None
+                "available": slot.runner is not None
+                or manifest is not None
                 or (self.allow_convert and slot.error is None),
                 "last_latency_ms": slot.last_latency_ms,
                 "error": slot.error,
@@ -165,6 +166,10 @@ class ModelManager:
                 slot.runner = None
 
     # -- loading ----------------------------------------------------------------------
+
+    @staticmethod
+    def _is_loaded(slot: _Slot) -> bool:
+        return slot.runner is not None
 
     def _retry_after(self, slot: _Slot) -> float:
         cached = self._cached_manifest(slot) is not None
@@ -190,11 +195,6 @@ class ModelManager:
         started = time.perf_counter()
         try:
             directory, manifest = self._find_or_convert(slot)
-            if manifest.get("role") != slot.role:
-                raise ModelUnavailableError(
-                    f"The cache entry {directory.name} holds a {manifest.get('role')} model, "
-                    f"not a {slot.role} model."
-                )
             slot.runner = self._make_runner(slot.role, directory, manifest)
         except ModelError as err:
             slot.error = err.message
@@ -216,6 +216,11 @@ class ModelManager:
     def _find_or_convert(self, slot: _Slot) -> tuple[Path, dict[str, Any]]:
         local = self._local_entry(slot)
         if local is not None:
+            if local[1].get("role") != slot.role:
+                raise ModelUnavailableError(
+                    f"The cache entry {local[0].name} holds a {local[1].get('role')} model, "
+                    f"not a {slot.role} model."
+                )
             return local
         target = entry_dir(self.cache_dir, slot.role, slot.source, self.precision)
         manifest = read_manifest(target)

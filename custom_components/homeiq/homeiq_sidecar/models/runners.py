@@ -76,11 +76,16 @@ class EmbedRunner(_Runner):
         with self._lock:
             for batch in _by_length(texts, EMBED_BATCH):
                 ids, mask = self._tokenize([texts[i] for i in batch])
-                inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+                inputs = {
+                    "input_ids": ids,
+                    "attention_mask": mask,
+                    "token_type_ids": np.zeros_like(ids),
+                }
                 states = self.model(_feed(self.model, inputs))[0]
                 result[batch] = _masked_mean(np.asarray(states, dtype=np.float32), mask)
         norms = np.linalg.norm(result, axis=1, keepdims=True)
-        return result / np.maximum(norms, 1e-12)
+        normalised: FloatArray = (result / np.maximum(norms, 1e-12)).astype(np.float32)
+        return normalised
 
 
 def _masked_mean(states: FloatArray, mask: IntArray) -> FloatArray:
@@ -88,7 +93,8 @@ def _masked_mean(states: FloatArray, mask: IntArray) -> FloatArray:
     weights = mask[:, :, None].astype(np.float32)
     summed = (states * weights).sum(axis=1)
     counts = np.maximum(weights.sum(axis=1), 1.0)
-    return (summed / counts).astype(np.float32)
+    mean: FloatArray = (summed / counts).astype(np.float32)
+    return mean
 
 
 class RerankRunner(_Runner):
@@ -104,7 +110,11 @@ class RerankRunner(_Runner):
             for batch in _by_length(documents, RERANK_BATCH):
                 ids, mask = self._tokenize([query] * len(batch), [documents[i] for i in batch])
                 shapes.append((int(ids.shape[0]), int(ids.shape[1])))
-                inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+                inputs = {
+                    "input_ids": ids,
+                    "attention_mask": mask,
+                    "token_type_ids": np.zeros_like(ids),
+                }
                 logits = np.asarray(self.model(_feed(self.model, inputs))[0], dtype=np.float32)
                 scores[batch] = _relevance(logits)
         self.last_batch_shapes = shapes
@@ -113,10 +123,13 @@ class RerankRunner(_Runner):
 
 def _relevance(logits: FloatArray) -> FloatArray:
     """Probability of "relevant": sigmoid of a single logit, or the last class of a softmax."""
+    probability: FloatArray
     if logits.shape[-1] == 1:
-        return (1.0 / (1.0 + np.exp(-logits[:, 0]))).astype(np.float32)
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return (shifted[:, -1] / shifted.sum(axis=-1)).astype(np.float32)
+        probability = (1.0 / (1.0 + np.exp(-logits[:, 0]))).astype(np.float32)
+    else:
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probability = (shifted[:, -1] / shifted.sum(axis=-1)).astype(np.float32)
+    return probability
 
 
 class ClassifyRunner(_Runner):
@@ -192,7 +205,9 @@ class ClassifyRunner(_Runner):
             for question, (ids, mask) in enumerate(labels):
                 for label in range(ids.shape[0]):
                     rows.append(text * len(labels) + question)
-                    targets.append(np.pad(ids[label], (0, width - ids.shape[1]), constant_values=self._pad))
+                    targets.append(
+                        np.pad(ids[label], (0, width - ids.shape[1]), constant_values=self._pad)
+                    )
                     target_masks.append(np.pad(mask[label], (0, width - ids.shape[1])))
         target = np.stack(targets)
         target_mask = np.stack(target_masks).astype(np.float32)
@@ -213,7 +228,9 @@ class ClassifyRunner(_Runner):
         picked = np.take_along_axis(log_probs, target[:, :, None], axis=-1)[:, :, 0]
         # Mean log-prob per label token: a sum would favour labels that tokenise short.
         per_label = (picked * target_mask).sum(axis=1) / np.maximum(target_mask.sum(axis=1), 1.0)
-        out: list[FloatArray] = [np.zeros((n_texts, ids.shape[0]), dtype=np.float32) for ids, _ in labels]
+        out: list[FloatArray] = [
+            np.zeros((n_texts, ids.shape[0]), dtype=np.float32) for ids, _ in labels
+        ]
         cursor = 0
         for text in range(n_texts):
             for question, (ids, _) in enumerate(labels):
