@@ -10,8 +10,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-# The runtime requirements only: no torch, no optimum, no transformers.
-COPY requirements/runtime.txt /app/requirements.txt
+# The runtime requirements only: no torch, no optimum, no transformers. The file is the one
+# that ships with the integration (requirements/runtime.txt includes it); copied before the
+# code so that a code change does not reinstall OpenVINO.
+COPY custom_components/homeiq/homeiq_sidecar/requirements.txt /app/requirements.txt
 RUN pip install --no-cache-dir -r /app/requirements.txt
 
 COPY custom_components/homeiq/homeiq_miner /app/homeiq_miner

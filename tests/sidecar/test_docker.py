@@ -56,11 +56,15 @@ def requirement_file() -> Path:
     return ROOT / src
 
 
-def pins() -> dict[str, str]:
+def pins(path: Path | None = None) -> dict[str, str]:
+    """Exact pins of a requirements file, following `-r` includes."""
+    path = path or requirement_file()
     result = {}
-    for raw in requirement_file().read_text().splitlines():
+    for raw in path.read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
-        if line:
+        if line.startswith("-r"):
+            result.update(pins((path.parent / line[2:].strip()).resolve()))
+        elif line:
             name, sep, version = line.partition("==")
             assert sep, f"not an exact pin: {line}"
             result[name.strip().lower()] = version.strip()
@@ -98,6 +102,8 @@ def test_requirements_are_exact_runtime_pins() -> None:
     # it holds exactly these versions.
     installed = {name: metadata.version(name) for name in required}
     assert installed == required
+    # requirements/runtime.txt (for people and scripts) is the same list.
+    assert pins(ROOT / "requirements" / "runtime.txt") == required
 
 
 def free_port() -> int:
@@ -176,12 +182,23 @@ def image_python() -> str | None:
     """An interpreter of the image's Python version on this machine, if there is one."""
     version = re.match(r"python:(3\.\d+)", one("FROM"))
     assert version
-    candidates = [shutil.which(f"python{version[1]}")]
     pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
-    candidates += sorted(
+    candidates = sorted(
         str(p) for p in Path(pyenv_root).glob(f"versions/{version[1]}.*/bin/python3")
     )
-    return next((c for c in candidates if c and Path(c).exists()), None)
+    candidates += [f"/usr/bin/python{version[1]}", shutil.which(f"python{version[1]}")]
+    for candidate in candidates:
+        # A pyenv shim may exist and still not run: ask the interpreter itself.
+        if (
+            candidate
+            and Path(candidate).exists()
+            and subprocess.run(
+                [candidate, "-c", "import venv"], capture_output=True, check=False, timeout=30
+            ).returncode
+            == 0
+        ):
+            return candidate
+    return None
 
 
 @pytest.mark.slow
