@@ -1,0 +1,1 @@
+"""The HomeIQ demo: a real Home Assistant on a recorded home (scripts/develop)."""

@@ -1,0 +1,173 @@
+"""A demo home from a recorded event log: HA entities that match it, and its history replayed.
+
+The entities are template entities backed by input_booleans, so names resolve in the UI and an
+accepted suggestion can really switch them. History is written straight into the recorder's
+SQLite database with the original spacing, shifted so that the last event is a minute ago.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+import sqlite3
+import time
+
+from homeassistant.util.ulid import ulid_at_time, ulid_to_bytes
+
+# Domains the demo can represent with template entities (others in a log are skipped).
+SUPPORTED_DOMAINS = ("light", "switch", "binary_sensor", "sensor")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoEntity:
+    """One entity of the demo home."""
+
+    entity_id: str
+    numeric: bool
+
+    @property
+    def domain(self) -> str:
+        return self.entity_id.split(".", 1)[0]
+
+    @property
+    def object_id(self) -> str:
+        return self.entity_id.split(".", 1)[1]
+
+    @property
+    def backing(self) -> str:
+        """The input_boolean that holds an on/off entity's state."""
+        return f"input_boolean.demo_{self.object_id}"
+
+    @property
+    def name(self) -> str:
+        # Template entities derive their entity id from the name's slug.
+        return self.object_id.replace("_", " ")
+
+
+def read_log(path: Path) -> Iterator[tuple[float, str, str]]:
+    """Yield (unix time, entity_id, state) from a `timestamp_iso,entity_id,state` CSV."""
+    from datetime import datetime
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            when = datetime.fromisoformat(row["timestamp_iso"])
+            yield when.timestamp(), row["entity_id"], row["state"]
+
+
+def entities_of(path: Path) -> list[DemoEntity]:
+    """The log's entities that the demo can create, in first-seen order."""
+    seen: dict[str, bool] = {}
+    for _, entity_id, state in read_log(path):
+        if entity_id.split(".", 1)[0] not in SUPPORTED_DOMAINS:
+            continue
+        numeric = entity_id.startswith("sensor.")
+        seen.setdefault(entity_id, numeric)
+        del state
+    return [DemoEntity(entity_id=e, numeric=n) for e, n in seen.items()]
+
+
+def configuration_yaml(entities: list[DemoEntity], *, time_zone: str) -> str:
+    """configuration.yaml for the demo: the parts of default_config the demo needs, plus entities."""
+    lines = [
+        "homeassistant:",
+        "  name: HomeIQ demo home",
+        f"  time_zone: {time_zone}",
+        "  unit_system: metric",
+        "  country: GB",
+        "  latitude: 51.5",
+        "  longitude: -0.12",
+        "  elevation: 10",
+        "",
+        "frontend:",
+        "config:",
+        "history:",
+        "logbook:",
+        "energy:",
+        "person:",
+        "automation: !include automations.yaml",
+        "script: !include scripts.yaml",
+        "scene: !include scenes.yaml",
+        "recorder:",
+        "  purge_keep_days: 60",
+        "logger:",
+        "  default: warning",
+        "  logs:",
+        "    custom_components.homeiq: info",
+        "",
+        "input_boolean:",
+    ]
+    switchable = [e for e in entities if not e.numeric]
+    for ent in switchable:
+        lines += [f"  demo_{ent.object_id}:", f"    name: {ent.name} (demo backing)"]
+    lines += ["", "template:", "  - binary_sensor:"]
+    for ent in (e for e in switchable if e.domain == "binary_sensor"):
+        lines += [
+            f'      - name: "{ent.name}"',
+            f"        unique_id: demo_{ent.object_id}",
+            "        device_class: occupancy",
+            f"        state: \"{{{{ is_state('{ent.backing}', 'on') }}}}\"",
+        ]
+    lines += ["  - sensor:"]
+    for ent in (e for e in entities if e.numeric):
+        lines += [
+            f'      - name: "{ent.name}"',
+            f"        unique_id: demo_{ent.object_id}",
+            "        unit_of_measurement: lx",
+            '        state: "0"',
+        ]
+    for domain, key in (("light", "lights"), ("switch", "switches")):
+        members = [e for e in switchable if e.domain == domain]
+        if not members:
+            continue
+        lines += ["", f"{domain}:", "  - platform: template", f"    {key}:"]
+        for ent in members:
+            lines += [
+                f"      {ent.object_id}:",
+                f'        friendly_name: "{ent.name}"',
+                f"        unique_id: demo_{ent.object_id}",
+                f"        value_template: \"{{{{ is_state('{ent.backing}', 'on') }}}}\"",
+                "        turn_on:",
+                "          action: input_boolean.turn_on",
+                f"          target: {{entity_id: {ent.backing}}}",
+                "        turn_off:",
+                "          action: input_boolean.turn_off",
+                f"          target: {{entity_id: {ent.backing}}}",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def replay(log: Path, database: Path, entities: list[DemoEntity], *, end: float | None = None) -> int:
+    """Write the log's state changes into the recorder DB, shifted to end at `end` (default: a
+    minute ago). Returns the number of rows written. Safe while HA runs (one short transaction).
+    """
+    wanted = {e.entity_id for e in entities}
+    rows = [r for r in read_log(log) if r[1] in wanted]
+    if not rows:
+        return 0
+    shift = (end if end is not None else time.time() - 60) - rows[-1][0]
+    with sqlite3.connect(database, timeout=30) as conn:
+        meta: dict[str, int] = dict(
+            conn.execute("SELECT entity_id, metadata_id FROM states_meta").fetchall()
+        )
+        for entity_id in sorted(wanted - meta.keys()):
+            cur = conn.execute("INSERT INTO states_meta (entity_id) VALUES (?)", (entity_id,))
+            assert cur.lastrowid is not None
+            meta[entity_id] = cur.lastrowid
+        last_state: dict[str, str] = {}
+        batch = []
+        for ts, entity_id, state in rows:
+            if last_state.get(entity_id) == state:
+                continue  # the recorder stores changes, not repeats
+            last_state[entity_id] = state
+            when = ts + shift
+            batch.append(
+                (state, when, None, None, 0, ulid_to_bytes(ulid_at_time(when)), meta[entity_id])
+            )
+        conn.executemany(
+            "INSERT INTO states (state, last_updated_ts, last_changed_ts, last_reported_ts, "
+            "origin_idx, context_id_bin, metadata_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            batch,
+        )
+    return len(batch)

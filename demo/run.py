@@ -1,0 +1,242 @@
+"""Run the HomeIQ demo: a real Home Assistant on a recorded home, with HomeIQ and a dashboard.
+
+    python -m demo.run --config .demo [--port 8123] [--check]
+
+First start: writes the config folder, starts `hass`, finishes onboarding (user `demo`, its
+password printed), writes a long-lived token to `<config>/token`, replays the recorded home into
+the recorder, sets up HomeIQ (managed sidecar), creates the dashboard and runs one analysis.
+Later starts reuse all of it. Ctrl-C stops Home Assistant (which stops the sidecar).
+`--check` exits after the first analysis (used by the browser test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from pathlib import Path
+import secrets
+import signal
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+from .dashboard import DASHBOARD_URL_PATH, dashboard_config
+from .ha_client import HAError, WebSocket, onboard, rest
+from .home import configuration_yaml, entities_of, replay
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_LOG = REPO.parent / "shared" / "data" / "thesillyhome_ha.events.csv"
+USERNAME = "demo"
+TIME_ZONE = "Europe/London"
+READY_TIMEOUT_S = 300
+
+
+def prepare_config(config: Path, log: Path, port: int) -> None:
+    """Write the config folder once (kept on later starts)."""
+    config.mkdir(parents=True, exist_ok=True)
+    components = config / "custom_components"
+    components.mkdir(exist_ok=True)
+    link = components / "homeiq"
+    if not link.exists():
+        link.symlink_to(REPO / "custom_components" / "homeiq")
+    yaml_path = config / "configuration.yaml"
+    if not yaml_path.exists():
+        text = configuration_yaml(entities_of(log), time_zone=TIME_ZONE)
+        text += f"\nhttp:\n  server_host: 127.0.0.1\n  server_port: {port}\n"
+        yaml_path.write_text(text, encoding="utf-8")
+    onboarding = config / ".storage" / "onboarding"
+    if not onboarding.exists():
+        # Location and units come from configuration.yaml and analytics stay off: mark those
+        # steps done, so onboarding does not add its default integrations (weather, radio, TTS).
+        onboarding.parent.mkdir(exist_ok=True)
+        onboarding.write_text(
+            json.dumps(
+                {"version": 4, "minor_version": 1, "key": "onboarding",
+                 "data": {"done": ["core_config", "analytics"]}}
+            )
+        )
+    for name, empty in (("automations.yaml", "[]\n"), ("scripts.yaml", "{}\n"), ("scenes.yaml", "[]\n")):
+        if not (config / name).exists():
+            (config / name).write_text(empty, encoding="utf-8")
+
+
+def start_hass(config: Path) -> asyncio.subprocess.Process | Any:
+    """Start `hass` from this venv; its output goes to <config>/hass.out."""
+    env = dict(os.environ)
+    # The managed sidecar runs from the torch-free runtime venv that scripts/setup built.
+    env.setdefault("HOMEIQ_SIDECAR_PYTHON", str(REPO / ".venv" / "runtime" / "bin" / "python"))
+    out = (config / "hass.out").open("ab")
+    return asyncio.create_subprocess_exec(
+        sys.executable, "-m", "homeassistant", "--config", str(config), "--skip-pip",
+        stdout=out, stderr=asyncio.subprocess.STDOUT, env=env, start_new_session=True,
+    )
+
+
+async def wait_ready(session: aiohttp.ClientSession, base: str, proc: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.returncode is not None:
+            raise HAError(f"hass exited with code {proc.returncode}; see hass.out")
+        try:
+            async with session.get(f"{base}/api/onboarding", timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                if resp.status == 200:
+                    return
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        await asyncio.sleep(1)
+    raise HAError("Home Assistant did not answer within the timeout; see hass.out")
+
+
+async def ensure_login(session: aiohttp.ClientSession, base: str, config: Path) -> tuple[str, str]:
+    """Onboard on first start; return (long-lived token, password)."""
+    token_file, password_file = config / "token", config / ".demo-password"
+    if token_file.exists():
+        return token_file.read_text().strip(), password_file.read_text().strip()
+    password = secrets.token_urlsafe(9)
+    access = await onboard(session, base, username=USERNAME, password=password)
+    async with WebSocket(session, base, access) as ws:
+        token = await ws.call(
+            {"type": "auth/long_lived_access_token", "client_name": "homeiq-demo", "lifespan": 3650}
+        )
+    password_file.write_text(password)
+    token_file.write_text(token)
+    return token, password
+
+
+async def wait_for_entities(session: aiohttp.ClientSession, base: str, token: str, wanted: set[str]) -> None:
+    for _ in range(120):
+        states = await rest(session, base, token, "GET", "/api/states")
+        if wanted <= {s["entity_id"] for s in states}:
+            return
+        await asyncio.sleep(1)
+    raise HAError("the demo entities did not appear")
+
+
+async def ensure_homeiq(session: aiohttp.ClientSession, base: str, token: str) -> None:
+    """Add HomeIQ through its config flow (managed sidecar) unless it is there."""
+    entries = await rest(session, base, token, "GET", "/api/config/config_entries/entry?domain=homeiq")
+    if entries:
+        return
+    flow = await rest(session, base, token, "POST", "/api/config/config_entries/flow", {"handler": "homeiq"})
+    for _ in range(5):
+        if flow["type"] != "form":
+            break
+        answer = {"mode": "managed"} if flow["step_id"] == "user" else {}
+        flow = await rest(session, base, token, "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", answer)
+    if flow["type"] != "create_entry":
+        raise HAError(f"HomeIQ config flow ended with {flow}")
+
+
+async def ensure_dashboard(session: aiohttp.ClientSession, base: str, token: str) -> None:
+    states = await rest(session, base, token, "GET", "/api/states")
+    ours = sorted(s["entity_id"] for s in states if "homeiq" in s["entity_id"])
+    todo = next((e for e in ours if e.startswith("todo.")), "todo.homeiq_suggestions")
+    categories = [e for e in ours if e.startswith("sensor.") and "habits" in e and e not in ("sensor.homeiq_habits",)]
+    summary = [e for e in ours if e not in categories and not e.startswith("todo.")]
+    async with WebSocket(session, base, token) as ws:
+        dashboards = await ws.call({"type": "lovelace/dashboards/list"})
+        if not any(d["url_path"] == DASHBOARD_URL_PATH for d in dashboards):
+            await ws.call(
+                {
+                    "type": "lovelace/dashboards/create",
+                    "url_path": DASHBOARD_URL_PATH,
+                    "title": "HomeIQ",
+                    "icon": "mdi:home-lightbulb-outline",
+                    "show_in_sidebar": True,
+                    "require_admin": False,
+                    "mode": "storage",
+                }
+            )
+        await ws.call(
+            {
+                "type": "lovelace/config/save",
+                "url_path": DASHBOARD_URL_PATH,
+                "config": dashboard_config(todo_entity=todo, category_sensors=categories, summary_sensors=summary),
+            }
+        )
+
+
+async def analyze(session: aiohttp.ClientSession, base: str, token: str) -> dict[str, Any]:
+    started = time.monotonic()
+    result = await rest(
+        session, base, token, "POST", "/api/services/homeiq/analyze_patterns?return_response", {}
+    )
+    response: dict[str, Any] = result.get("service_response", result) if isinstance(result, dict) else {}
+    response["_wall_s"] = round(time.monotonic() - started, 2)
+    return response
+
+
+def print_summary(base: str, password: str, config: Path, response: dict[str, Any]) -> None:
+    summary = response.get("summary", {})
+    patterns = response.get("patterns", [])
+    suggestions = [p for p in patterns if p.get("suggestion")]
+    print("\nHomeIQ demo is running.")
+    print(f"  Home Assistant: {base}  (user: {USERNAME}  password: {password})")
+    print(f"  Dashboard:      {base}/{DASHBOARD_URL_PATH}/suggestions")
+    print(f"  Token:          {config / 'token'}")
+    print(
+        f"  Analysis:       {summary.get('events', '?')} state changes -> {len(patterns)} habits, "
+        f"{len(suggestions)} suggestions in {response.get('_wall_s')} s"
+    )
+    for role, what in (summary.get("models") or {}).items():
+        print(f"  Model {role:<9} {what}")
+    print("Ctrl-C stops Home Assistant and the sidecar.", flush=True)
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    config: Path = args.config.resolve()
+    prepare_config(config, args.log, args.port)
+    base = f"http://127.0.0.1:{args.port}"
+    proc = await start_hass(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, base, proc)
+            token, password = await ensure_login(session, base, config)
+            marker = config / ".demo-replayed"
+            entities = entities_of(args.log)
+            await wait_for_entities(session, base, token, {e.entity_id for e in entities})
+            if not marker.exists():
+                rows = replay(args.log, config / "home-assistant_v2.db", entities)
+                marker.write_text(json.dumps({"rows": rows, "log": str(args.log)}))
+            await ensure_homeiq(session, base, token)
+            response = await analyze(session, base, token)
+            await ensure_dashboard(session, base, token)
+            (config / "last-analysis.json").write_text(json.dumps(response, indent=1))
+            print_summary(base, password, config, response)
+            if not args.check:
+                await stop.wait()
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 60)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=REPO / ".demo")
+    parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--log", type=Path, default=DEFAULT_LOG, help="recorded home (timestamp_iso,entity_id,state)")
+    parser.add_argument("--check", action="store_true", help="exit after the first analysis")
+    args = parser.parse_args()
+    try:
+        sys.exit(asyncio.run(main_async(args)))
+    except HAError as err:
+        print(f"demo failed: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
