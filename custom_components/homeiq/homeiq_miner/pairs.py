@@ -61,13 +61,22 @@ def lag_pairs(ts: npt.NDArray[np.float64], window: float) -> Iterator[tuple[IntA
 
 
 def follower_pairs(
-    ts: npt.NDArray[np.float64], *, key: IntArray, ent: IntArray, prev: IntArray, window: float
+    ts: npt.NDArray[np.float64],
+    *,
+    key: IntArray,
+    ent: IntArray,
+    prev: IntArray,
+    can_act: npt.NDArray[np.bool_] | None,
+    window: float,
 ) -> Iterator[tuple[IntArray, IntArray]]:
     """(j, i) within the window where i is the first event of its key after j, on another entity.
 
     Counting only the first B after each A means a chatty B counts once per A.
     """
     for j, i in lag_pairs(ts, window):
+        if can_act is not None:
+            act = can_act[i]
+            j, i = j[act], i[act]  # noqa: PLW2901
         keep = (prev[i] < j) & (ent[i] != ent[j])
         yield j[keep], i[keep]
 
@@ -92,8 +101,10 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
     span = float(ts[-1] - ts[0]) + w
     coverage = np.bincount(key, weights=np.minimum(gap, w), minlength=s) / span
 
-    counts = _count_pairs(ts, key=key, ent=ent, prev=prev, s=s, w=w)
-    codes, cnt = counts
+    # lift <= 1 / coverage, so a B that covers more than 1 / min_lift of the time can never
+    # pass; dropping it as an action early skips most pairs of chatty sensors.
+    can_act = coverage[key] <= 1.0 / cfg.min_lift
+    codes, cnt = _count_pairs(ts, key=key, ent=ent, prev=prev, can_act=can_act, s=s, w=w)
     a, b = codes // s, codes % s
     conf = cnt / n_key_all[a]
     lift = conf / np.maximum(coverage[b], 1e-12)
@@ -104,15 +115,24 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
     cand_conf = dict(zip(codes[ok].tolist(), conf[ok].tolist(), strict=True))
     cand_lift = dict(zip(codes[ok].tolist(), lift[ok].tolist(), strict=True))
 
+    # Second pass over the events of candidate keys only: every B event is kept, so "first B
+    # after A" is unchanged, and the window holds far fewer events.
+    in_cand = np.zeros(s, dtype=np.bool_)
+    in_cand[cand // s] = True
+    in_cand[cand % s] = True
+    sub = np.flatnonzero(in_cand[key])
+    sub_prev, _ = same_key_neighbours(key[sub])
     js: list[IntArray] = []
     is_: list[IntArray] = []
     ps: list[IntArray] = []
-    for j, i in follower_pairs(ts, key=key, ent=ent, prev=prev, window=w):
-        c = key[j] * s + key[i]
+    for j, i in follower_pairs(
+        ts[sub], key=key[sub], ent=ent[sub], prev=sub_prev, can_act=None, window=w
+    ):
+        c = key[sub[j]] * s + key[sub[i]]
         pos = np.minimum(np.searchsorted(cand, c), cand.size - 1)
         hit = cand[pos] == c
-        js.append(j[hit])
-        is_.append(i[hit])
+        js.append(sub[j[hit]])
+        is_.append(sub[i[hit]])
         ps.append(pos[hit])
     jj, ii, pp = np.concatenate(js), np.concatenate(is_), np.concatenate(ps)
     o = np.argsort(pp, kind="stable")
@@ -162,19 +182,20 @@ def _count_pairs(
     key: IntArray,
     ent: IntArray,
     prev: IntArray,
+    can_act: npt.NDArray[np.bool_],
     s: int,
     w: float,
 ) -> tuple[IntArray, IntArray]:
     """(pair code, count) for every (A, first B after A within w) seen."""
     if s * s <= _DENSE_LIMIT:
         dense = np.zeros(s * s, dtype=np.int64)
-        for j, i in follower_pairs(ts, key=key, ent=ent, prev=prev, window=w):
+        for j, i in follower_pairs(ts, key=key, ent=ent, prev=prev, can_act=can_act, window=w):
             dense += np.bincount(key[j] * s + key[i], minlength=s * s)
         codes = np.flatnonzero(dense)
         return codes, dense[codes]
     parts_c: list[IntArray] = []
     parts_n: list[IntArray] = []
-    for j, i in follower_pairs(ts, key=key, ent=ent, prev=prev, window=w):
+    for j, i in follower_pairs(ts, key=key, ent=ent, prev=prev, can_act=can_act, window=w):
         c, n = np.unique(key[j] * s + key[i], return_counts=True)
         parts_c.append(c)
         parts_n.append(n)

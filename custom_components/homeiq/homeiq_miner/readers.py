@@ -26,10 +26,6 @@ def load_zone(name: str) -> ZoneInfo:
         raise InputError(f"Unknown time zone {name!r}.") from err
 
 
-def _none_if_empty(value: str | None) -> str | None:
-    return value or None
-
-
 def read_csv(path: str | Path, *, time_zone: str = "UTC") -> Iterator[Event]:
     """Yield events from a CSV file, one row at a time.
 
@@ -90,9 +86,9 @@ def read_csv(path: str | Path, *, time_zone: str = "UTC") -> Iterator[Event]:
                     ts,
                     row[i_ent],
                     row[i_st],
-                    _none_if_empty(row[i_ctx]) if i_ctx is not None else None,
-                    _none_if_empty(row[i_par]) if i_par is not None else None,
-                    _none_if_empty(row[i_usr]) if i_usr is not None else None,
+                    (row[i_ctx] or None) if i_ctx is not None else None,
+                    (row[i_par] or None) if i_par is not None else None,
+                    (row[i_usr] or None) if i_usr is not None else None,
                 )
         except (csv.Error, UnicodeDecodeError) as err:
             raise InputError(f"{path} line {line}: {err}.") from err
