@@ -25,7 +25,11 @@ def dashboard_config(
                     },
                     {"type": "todo-list", "entity": todo_entity, "title": "Suggestions to review"},
                     {"type": "entities", "title": "Analysis", "entities": summary_sensors},
-                    {"type": "entities", "title": "Habits per category", "entities": category_sensors},
+                    {
+                        "type": "entities",
+                        "title": "Habits per category",
+                        "entities": category_sensors,
+                    },
                 ],
             }
         ],

@@ -13,7 +13,9 @@ class HAError(Exception):
     """Home Assistant answered with an error."""
 
 
-async def onboard(session: aiohttp.ClientSession, base: str, *, username: str, password: str) -> str:
+async def onboard(
+    session: aiohttp.ClientSession, base: str, *, username: str, password: str
+) -> str:
     """Finish onboarding with one admin user; return an access token for it."""
     client_id = f"{base}/"
     async with session.post(
@@ -40,7 +42,9 @@ async def onboard(session: aiohttp.ClientSession, base: str, *, username: str, p
     for step, body in (
         ("integration", {"client_id": client_id, "redirect_uri": f"{base}/?auth_callback=1"}),
     ):
-        async with session.post(f"{base}/api/onboarding/{step}", json=body, headers=headers) as resp:
+        async with session.post(
+            f"{base}/api/onboarding/{step}", json=body, headers=headers
+        ) as resp:
             if resp.status not in (200, 403):  # 403: step already done
                 raise HAError(f"onboarding {step}: HTTP {resp.status}: {await resp.text()}")
     return token
@@ -88,6 +92,7 @@ async def rest(
     token: str,
     method: str,
     path: str,
+    *,
     body: Any = None,
 ) -> Any:
     """One authenticated REST call; raises HAError on a non-2xx answer."""

@@ -138,7 +138,9 @@ def configuration_yaml(entities: list[DemoEntity], *, time_zone: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replay(log: Path, database: Path, entities: list[DemoEntity], *, end: float | None = None) -> int:
+def replay(
+    log: Path, database: Path, entities: list[DemoEntity], *, end: float | None = None
+) -> int:
     """Write the log's state changes into the recorder DB, shifted to end at `end` (default: a
     minute ago). Returns the number of rows written. Safe while HA runs (one short transaction).
     """

@@ -55,11 +55,19 @@ def prepare_config(config: Path, log: Path, port: int) -> None:
         onboarding.parent.mkdir(exist_ok=True)
         onboarding.write_text(
             json.dumps(
-                {"version": 4, "minor_version": 1, "key": "onboarding",
-                 "data": {"done": ["core_config", "analytics"]}}
+                {
+                    "version": 4,
+                    "minor_version": 1,
+                    "key": "onboarding",
+                    "data": {"done": ["core_config", "analytics"]},
+                }
             )
         )
-    for name, empty in (("automations.yaml", "[]\n"), ("scripts.yaml", "{}\n"), ("scenes.yaml", "[]\n")):
+    for name, empty in (
+        ("automations.yaml", "[]\n"),
+        ("scripts.yaml", "{}\n"),
+        ("scenes.yaml", "[]\n"),
+    ):
         if not (config / name).exists():
             (config / name).write_text(empty, encoding="utf-8")
 
@@ -71,18 +79,30 @@ def start_hass(config: Path) -> asyncio.subprocess.Process | Any:
     env.setdefault("HOMEIQ_SIDECAR_PYTHON", str(REPO / ".venv" / "runtime" / "bin" / "python"))
     out = (config / "hass.out").open("ab")
     return asyncio.create_subprocess_exec(
-        sys.executable, "-m", "homeassistant", "--config", str(config), "--skip-pip",
-        stdout=out, stderr=asyncio.subprocess.STDOUT, env=env, start_new_session=True,
+        sys.executable,
+        "-m",
+        "homeassistant",
+        "--config",
+        str(config),
+        "--skip-pip",
+        stdout=out,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
     )
 
 
-async def wait_ready(session: aiohttp.ClientSession, base: str, proc: asyncio.subprocess.Process) -> None:
+async def wait_ready(
+    session: aiohttp.ClientSession, base: str, proc: asyncio.subprocess.Process
+) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.returncode is not None:
             raise HAError(f"hass exited with code {proc.returncode}; see hass.out")
         try:
-            async with session.get(f"{base}/api/onboarding", timeout=aiohttp.ClientTimeout(total=5)) as resp:
+            async with session.get(
+                f"{base}/api/onboarding", timeout=aiohttp.ClientTimeout(total=5)
+            ) as resp:
                 if resp.status == 200:
                     return
         except (aiohttp.ClientError, TimeoutError):
@@ -107,7 +127,9 @@ async def ensure_login(session: aiohttp.ClientSession, base: str, config: Path) 
     return token, password
 
 
-async def wait_for_entities(session: aiohttp.ClientSession, base: str, token: str, wanted: set[str]) -> None:
+async def wait_for_entities(
+    session: aiohttp.ClientSession, base: str, token: str, wanted: set[str]
+) -> None:
     for _ in range(120):
         states = await rest(session, base, token, "GET", "/api/states")
         if wanted <= {s["entity_id"] for s in states}:
@@ -118,15 +140,26 @@ async def wait_for_entities(session: aiohttp.ClientSession, base: str, token: st
 
 async def ensure_homeiq(session: aiohttp.ClientSession, base: str, token: str) -> None:
     """Add HomeIQ through its config flow (managed sidecar) unless it is there."""
-    entries = await rest(session, base, token, "GET", "/api/config/config_entries/entry?domain=homeiq")
+    entries = await rest(
+        session, base, token, "GET", "/api/config/config_entries/entry?domain=homeiq"
+    )
     if entries:
         return
-    flow = await rest(session, base, token, "POST", "/api/config/config_entries/flow", {"handler": "homeiq"})
+    flow = await rest(
+        session, base, token, "POST", "/api/config/config_entries/flow", body={"handler": "homeiq"}
+    )
     for _ in range(5):
         if flow["type"] != "form":
             break
         answer = {"mode": "managed"} if flow["step_id"] == "user" else {}
-        flow = await rest(session, base, token, "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", answer)
+        flow = await rest(
+            session,
+            base,
+            token,
+            "POST",
+            f"/api/config/config_entries/flow/{flow['flow_id']}",
+            body=answer,
+        )
     if flow["type"] != "create_entry":
         raise HAError(f"HomeIQ config flow ended with {flow}")
 
@@ -135,7 +168,11 @@ async def ensure_dashboard(session: aiohttp.ClientSession, base: str, token: str
     states = await rest(session, base, token, "GET", "/api/states")
     ours = sorted(s["entity_id"] for s in states if "homeiq" in s["entity_id"])
     todo = next((e for e in ours if e.startswith("todo.")), "todo.homeiq_suggestions")
-    categories = [e for e in ours if e.startswith("sensor.") and "habits" in e and e not in ("sensor.homeiq_habits",)]
+    categories = [
+        e
+        for e in ours
+        if e.startswith("sensor.") and "habits" in e and e not in ("sensor.homeiq_habits",)
+    ]
     summary = [e for e in ours if e not in categories and not e.startswith("todo.")]
     async with WebSocket(session, base, token) as ws:
         dashboards = await ws.call({"type": "lovelace/dashboards/list"})
@@ -155,7 +192,9 @@ async def ensure_dashboard(session: aiohttp.ClientSession, base: str, token: str
             {
                 "type": "lovelace/config/save",
                 "url_path": DASHBOARD_URL_PATH,
-                "config": dashboard_config(todo_entity=todo, category_sensors=categories, summary_sensors=summary),
+                "config": dashboard_config(
+                    todo_entity=todo, category_sensors=categories, summary_sensors=summary
+                ),
             }
         )
 
@@ -163,9 +202,16 @@ async def ensure_dashboard(session: aiohttp.ClientSession, base: str, token: str
 async def analyze(session: aiohttp.ClientSession, base: str, token: str) -> dict[str, Any]:
     started = time.monotonic()
     result = await rest(
-        session, base, token, "POST", "/api/services/homeiq/analyze_patterns?return_response", {}
+        session,
+        base,
+        token,
+        "POST",
+        "/api/services/homeiq/analyze_patterns?return_response",
+        body={},
     )
-    response: dict[str, Any] = result.get("service_response", result) if isinstance(result, dict) else {}
+    response: dict[str, Any] = (
+        result.get("service_response", result) if isinstance(result, dict) else {}
+    )
     response["_wall_s"] = round(time.monotonic() - started, 2)
     return response
 
@@ -225,10 +271,17 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", type=Path, default=REPO / ".demo")
     parser.add_argument("--port", type=int, default=8123)
-    parser.add_argument("--log", type=Path, default=DEFAULT_LOG, help="recorded home (timestamp_iso,entity_id,state)")
+    parser.add_argument(
+        "--log",
+        type=Path,
+        default=DEFAULT_LOG,
+        help="recorded home (timestamp_iso,entity_id,state)",
+    )
     parser.add_argument("--check", action="store_true", help="exit after the first analysis")
     args = parser.parse_args()
     try:
