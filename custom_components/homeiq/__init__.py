@@ -5,9 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_MODE
+from . import issues
+from .const import (
+    CONF_MODE,
+    CONF_PRECISION,
+    CONF_TOKEN,
+    CONF_URL,
+    DEFAULT_PRECISION,
+    DOMAIN,
+    MODE_EXTERNAL,
+)
+from .coordinator import HomeIQCoordinator
+from .services import async_setup_services
+from .sidecar import Sidecar
+
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR, Platform.TODO]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 @dataclass(kw_only=True)
@@ -15,17 +33,69 @@ class HomeIQRuntimeData:
     """What a loaded HomeIQ entry holds while it runs."""
 
     mode: str
+    sidecar: Sidecar
+    coordinator: HomeIQCoordinator
 
 
 type HomeIQConfigEntry = ConfigEntry[HomeIQRuntimeData]
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> bool:
-    """Set up HomeIQ from a config entry: restore state only, no analysis (fast setup)."""
-    entry.runtime_data = HomeIQRuntimeData(mode=entry.data[CONF_MODE])
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions once, whatever the entries."""
+    async_setup_services(hass)
     return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> bool:
+    """Restore stored results, start the sidecar in the background; no analysis here."""
+    mode = entry.data[CONF_MODE]
+    coordinator: HomeIQCoordinator | None = None
+
+    def sidecar_changed() -> None:
+        if coordinator is not None:
+            coordinator.async_sidecar_changed()
+
+    sidecar = Sidecar(
+        hass,
+        token=entry.data[CONF_TOKEN],
+        url=entry.data.get(CONF_URL) if mode == MODE_EXTERNAL else None,
+        precision=entry.options.get(CONF_PRECISION, DEFAULT_PRECISION),
+        on_change=sidecar_changed,
+    )
+    coordinator = HomeIQCoordinator(hass, entry, sidecar)
+    await coordinator.async_restore()
+    entry.runtime_data = HomeIQRuntimeData(mode=mode, sidecar=sidecar, coordinator=coordinator)
+
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    coordinator.async_schedule()
+
+    async def stop_sidecar(_event: Event | None = None) -> None:
+        await sidecar.async_stop()
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stop_sidecar))
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    if sidecar.managed:
+        entry.async_create_background_task(hass, sidecar.async_run(), "homeiq sidecar start")
+    else:
+        entry.async_create_background_task(
+            hass, coordinator.async_check_sidecar(), "homeiq sidecar check"
+        )
+    return True
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: HomeIQConfigEntry) -> None:
+    """Options change the schedule, filters and precision: reload."""
+    await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> bool:
-    """Unload a config entry."""
-    return True
+    """Unload platforms and stop the sidecar."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.sidecar.async_stop()
+    return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> None:
+    """Removing HomeIQ leaves no repair issue behind."""
+    issues.async_clear(hass, *issues.ALL_ISSUES)

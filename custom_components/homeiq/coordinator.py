@@ -1,0 +1,305 @@
+"""Coordinator: restores stored results, runs one analysis at a time, tracks the sidecar."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import partial
+import tempfile
+import time
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.event import async_track_time_change, async_track_time_interval
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from . import issues
+from .api import (
+    HomeIQApiError,
+    HomeIQAuthError,
+    HomeIQConnectionError,
+    HomeIQModelLoadingError,
+)
+from .automations import async_create_automation, build_config
+from .const import (
+    CONF_ANALYSIS_TIME,
+    CONF_LOOKBACK_DAYS,
+    CONF_MAX_SUGGESTIONS,
+    CONF_MIN_CONFIDENCE,
+    DEFAULT_ANALYSIS_TIME,
+    DEFAULT_LOOKBACK_DAYS,
+    DEFAULT_MAX_SUGGESTIONS,
+    DEFAULT_MIN_CONFIDENCE,
+    DOMAIN,
+    LOGGER,
+    STATUS_ACCEPTED,
+    STATUS_DISMISSED,
+)
+from .data import HomeIQData
+from .history import async_build_selection, write_analyze_body
+from .sidecar import STATE_RUNNING, Sidecar
+
+if TYPE_CHECKING:
+    from . import HomeIQConfigEntry
+
+STORAGE_VERSION = 1
+HEALTH_INTERVAL = timedelta(seconds=60)
+MAX_PATTERNS = 200
+
+
+class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
+    """Holds the latest analysis; never polls (daily schedule and on demand)."""
+
+    config_entry: HomeIQConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: HomeIQConfigEntry, sidecar: Sidecar) -> None:
+        """No I/O here; `async_restore` loads the store."""
+        super().__init__(hass, LOGGER, config_entry=entry, name=DOMAIN, update_interval=None)
+        self.sidecar = sidecar
+        self.store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
+        )
+        self.connected = False
+        self.models: dict[str, dict[str, Any]] = {}
+        self._analysis: asyncio.Task[HomeIQData] | None = None
+        self.data = HomeIQData()
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The entry's options."""
+        return dict(self.config_entry.options)
+
+    @property
+    def max_suggestions(self) -> int:
+        """How many new suggestions to show."""
+        return int(self.options.get(CONF_MAX_SUGGESTIONS, DEFAULT_MAX_SUGGESTIONS))
+
+    @property
+    def analyzing(self) -> bool:
+        """True while an analysis runs."""
+        return self._analysis is not None and not self._analysis.done()
+
+    async def async_restore(self) -> None:
+        """Show the stored results at once: no analysis during setup."""
+        self.data = HomeIQData.from_store(await self.store.async_load())
+
+    async def _async_update_data(self) -> HomeIQData:
+        # Analyses are started explicitly (async_analyze); a refresh just republishes.
+        return self.data
+
+    @callback
+    def async_schedule(self) -> None:
+        """Daily analysis at the configured time, and a sidecar health check."""
+        hour, minute, second = (
+            int(part)
+            for part in str(self.options.get(CONF_ANALYSIS_TIME, DEFAULT_ANALYSIS_TIME)).split(":")
+        )
+        self.config_entry.async_on_unload(
+            async_track_time_change(
+                self.hass, self._scheduled, hour=hour, minute=minute, second=second
+            )
+        )
+        self.config_entry.async_on_unload(
+            async_track_time_interval(self.hass, self._check_health, HEALTH_INTERVAL)
+        )
+
+    async def _scheduled(self, _now: datetime) -> None:
+        try:
+            await self.async_analyze()
+        except HomeAssistantError as err:
+            LOGGER.warning("Scheduled HomeIQ analysis failed: %s", err)
+
+    async def _check_health(self, _now: datetime | None = None) -> None:
+        await self.async_check_sidecar()
+
+    async def async_check_sidecar(self) -> bool:
+        """Ask the sidecar how it is; update connectivity and repair issues."""
+        client = self.sidecar.client
+        if client is None:
+            self._set_connected(False)
+            return False
+        try:
+            await client.health()
+            self.models = await client.models()
+        except HomeIQApiError as err:
+            LOGGER.debug("HomeIQ sidecar check failed: %s", err)
+            self._set_connected(False, str(err))
+            return False
+        self._set_connected(True)
+        self._update_model_issues()
+        return True
+
+    @callback
+    def async_sidecar_changed(self) -> None:
+        """The managed sidecar started or stopped."""
+        if self.sidecar.state == STATE_RUNNING:
+            self.config_entry.async_create_background_task(
+                self.hass, self.async_check_sidecar(), "homeiq sidecar check"
+            )
+        else:
+            self._set_connected(False)
+
+    @callback
+    def _set_connected(self, connected: bool, error: str | None = None) -> None:
+        if connected:
+            issues.async_clear(self.hass, issues.ISSUE_SIDECAR_UNREACHABLE)
+        elif error is not None or (
+            self.sidecar.managed and self.sidecar.supervisor and self.sidecar.supervisor.restarts
+        ):
+            # A managed sidecar that is still installing or starting is not "unreachable".
+            last = self.sidecar.supervisor.last_error if self.sidecar.supervisor else None
+            issues.async_raise(
+                self.hass,
+                issues.ISSUE_SIDECAR_UNREACHABLE,
+                url=self.sidecar.url or "managed",
+                error=(error or last or "not running")[:500],
+            )
+        if connected != self.connected:
+            self.connected = connected
+            self.async_update_listeners()
+
+    @callback
+    def _update_model_issues(self) -> None:
+        failed = {r: m["error"] for r, m in self.models.items() if m.get("error")}
+        missing = [
+            r for r, m in self.models.items() if not m.get("available") and not m.get("error")
+        ]
+        if failed:
+            issues.async_raise(
+                self.hass,
+                issues.ISSUE_MODELS_FAILED,
+                models=", ".join(f"{r}: {e}" for r, e in sorted(failed.items()))[:1000],
+            )
+        else:
+            issues.async_clear(self.hass, issues.ISSUE_MODELS_FAILED)
+        if missing:
+            issues.async_raise(
+                self.hass, issues.ISSUE_MODELS_MISSING, models=", ".join(sorted(missing))
+            )
+        else:
+            issues.async_clear(self.hass, issues.ISSUE_MODELS_MISSING)
+
+    async def async_analyze(
+        self, lookback_days: int | None = None, entity_ids: Iterable[str] | None = None
+    ) -> HomeIQData:
+        """Run an analysis; a request while one runs joins it instead of starting another."""
+        if self._analysis is None or self._analysis.done():
+            self._analysis = self.config_entry.async_create_background_task(
+                self.hass,
+                self._analyze(lookback_days, None if entity_ids is None else list(entity_ids)),
+                "homeiq analysis",
+            )
+        # shield: a caller that gives up (cancelled action) must not cancel the others' run.
+        return await asyncio.shield(self._analysis)
+
+    async def _analyze(self, lookback_days: int | None, entity_ids: list[str] | None) -> HomeIQData:
+        client = self.sidecar.client
+        if client is None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="sidecar_not_running",
+                translation_placeholders={"state": self.sidecar.state},
+            )
+        options = self.options
+        days = lookback_days or int(options.get(CONF_LOOKBACK_DAYS, DEFAULT_LOOKBACK_DAYS))
+        selection = async_build_selection(self.hass, options, entity_ids)
+        end = time.time()
+        extra = {
+            "time_zone": self.hass.config.time_zone,
+            "options": {
+                "min_confidence": float(options.get(CONF_MIN_CONFIDENCE, DEFAULT_MIN_CONFIDENCE)),
+                "max_patterns": MAX_PATTERNS,
+            },
+        }
+        started = time.monotonic()
+        # The body goes to a temporary file, not memory: a year of a large home is ~100 MB.
+        body = await self.hass.async_add_executor_job(tempfile.TemporaryFile)
+        try:
+            stats = await get_instance(self.hass).async_add_executor_job(
+                partial(
+                    write_analyze_body,
+                    self.hass,
+                    selection,
+                    start_ts=end - days * 86400,
+                    end_ts=end,
+                    extra=extra,
+                    out=body,
+                )
+            )
+            await self.hass.async_add_executor_job(body.seek, 0)
+            result = await client.analyze(body)
+        except HomeIQAuthError as err:
+            self._set_connected(False, str(err))
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="sidecar_auth_failed"
+            ) from err
+        except HomeIQConnectionError as err:
+            self._set_connected(False, str(err))
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="sidecar_unreachable",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        except HomeIQModelLoadingError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="models_loading"
+            ) from err
+        except HomeIQApiError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="analysis_failed",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        finally:
+            await self.hass.async_add_executor_job(body.close)
+        self._set_connected(True)
+        data = HomeIQData(
+            patterns=result["patterns"],
+            decisions=self.data.decisions,
+            summary=result["summary"],
+            last_analysis=dt_util.utcnow(),
+            duration_s=round(time.monotonic() - started, 3),
+            events=stats.events,
+        )
+        LOGGER.info(
+            "HomeIQ analysed %s state changes of %s entities in %.1f s: %s patterns",
+            stats.events, stats.entities, data.duration_s or 0.0, len(data.patterns),
+        )  # fmt: skip
+        await self.store.async_save(data.to_store())
+        self.async_set_updated_data(data)
+        return data
+
+    async def async_save(self) -> None:
+        """Persist decisions (atomic write) and tell the entities."""
+        await self.store.async_save(self.data.to_store())
+        self.async_update_listeners()
+
+    def _suggested(self, pattern_id: str) -> dict[str, Any]:
+        pattern = self.data.pattern(pattern_id)
+        if pattern is None or self.data.status(pattern) is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_suggestion",
+                translation_placeholders={"suggestion_id": pattern_id},
+            )
+        return pattern
+
+    async def async_accept(self, pattern_id: str, *, enabled: bool) -> str:
+        """Create the suggested automation; returns its automation id."""
+        pattern = self._suggested(pattern_id)
+        config = build_config(pattern_id, pattern["suggestion"], enabled=enabled)
+        await async_create_automation(self.hass, config)
+        self.data.decide(pattern, STATUS_ACCEPTED, config["id"])
+        await self.async_save()
+        return str(config["id"])
+
+    async def async_dismiss(self, pattern_id: str) -> None:
+        """Do not suggest this habit again (unless it changes)."""
+        pattern = self._suggested(pattern_id)
+        self.data.decide(pattern, STATUS_DISMISSED, None)
+        await self.async_save()

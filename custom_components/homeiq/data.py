@@ -1,0 +1,139 @@
+"""The integration's view of an analysis: patterns, suggestion decisions, last run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+import hashlib
+import json
+import math
+from typing import Any
+
+from homeassistant.util import dt as dt_util
+
+from .const import STATUS_ACCEPTED, STATUS_DISMISSED, STATUS_NEW
+
+TOP_PATTERNS_IN_ATTRIBUTES = 5
+
+
+def habit_signature(pattern: dict[str, Any]) -> str:
+    """What must change for a dismissed habit to be suggested again.
+
+    The pattern id already covers type, steps and (for time of day) the time sector; add the
+    weekdays and the delay on a log scale, so 5 vs 6 minutes is the same habit but 5 vs 20 is not.
+    """
+    delay = pattern.get("delay_s")
+    bucket = None if delay is None else round(math.log2(1.0 + float(delay)))
+    key = [pattern.get("id"), pattern.get("weekdays"), bucket, pattern.get("steps")]
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(kw_only=True)
+class Decision:
+    """What the user did with a suggestion, for the habit as it was then."""
+
+    status: str
+    signature: str
+    at: str
+    automation_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON for the store."""
+        return {
+            "status": self.status,
+            "signature": self.signature,
+            "at": self.at,
+            "automation_id": self.automation_id,
+        }
+
+
+@dataclass(kw_only=True)
+class HomeIQData:
+    """Everything the entities and actions show; restored from the store at setup."""
+
+    patterns: list[dict[str, Any]] = field(default_factory=list)
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    last_analysis: datetime | None = None
+    duration_s: float | None = None
+    events: int | None = None
+
+    @classmethod
+    def from_store(cls, stored: dict[str, Any] | None) -> HomeIQData:
+        """Rebuild from `.storage` (tolerates a missing or older file)."""
+        if not stored:
+            return cls()
+        last = stored.get("last_analysis")
+        return cls(
+            patterns=list(stored.get("patterns") or []),
+            decisions={
+                pid: Decision(**value) for pid, value in (stored.get("decisions") or {}).items()
+            },
+            summary=dict(stored.get("summary") or {}),
+            last_analysis=dt_util.parse_datetime(last) if last else None,
+            duration_s=stored.get("duration_s"),
+            events=stored.get("events"),
+        )
+
+    def to_store(self) -> dict[str, Any]:
+        """JSON for `.storage`."""
+        return {
+            "patterns": self.patterns,
+            "decisions": {pid: d.as_dict() for pid, d in self.decisions.items()},
+            "summary": self.summary,
+            "last_analysis": self.last_analysis.isoformat() if self.last_analysis else None,
+            "duration_s": self.duration_s,
+            "events": self.events,
+        }
+
+    def pattern(self, pattern_id: str) -> dict[str, Any] | None:
+        """The pattern with this id, if the last analysis found it."""
+        return next((p for p in self.patterns if p.get("id") == pattern_id), None)
+
+    def status(self, pattern: dict[str, Any]) -> str | None:
+        """new / accepted / dismissed; None when there is nothing to suggest."""
+        if not pattern.get("suggestion") or pattern.get("automated"):
+            return None
+        decision = self.decisions.get(pattern["id"])
+        if decision is None or decision.signature != habit_signature(pattern):
+            return STATUS_NEW  # never decided, or the habit changed since
+        return decision.status
+
+    def suggestions(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Patterns with a suggestion (optionally of one status), most confident first."""
+        found = [
+            p
+            for p in self.patterns
+            if (s := self.status(p)) is not None and (status is None or s == status)
+        ]
+        return sorted(found, key=lambda p: (-float(p.get("confidence") or 0.0), p["id"]))
+
+    def new_suggestions(self, limit: int) -> list[dict[str, Any]]:
+        """The suggestions to show, capped at the configured maximum."""
+        return self.suggestions(STATUS_NEW)[:limit]
+
+    def category_counts(self) -> Counter[str]:
+        """Patterns per category."""
+        return Counter(str(p.get("category") or "convenience") for p in self.patterns)
+
+    def decide(self, pattern: dict[str, Any], status: str, automation_id: str | None) -> None:
+        """Record acceptance or dismissal of the habit as it is now."""
+        assert status in {STATUS_ACCEPTED, STATUS_DISMISSED}
+        self.decisions[pattern["id"]] = Decision(
+            status=status,
+            signature=habit_signature(pattern),
+            at=dt_util.utcnow().isoformat(),
+            automation_id=automation_id,
+        )
+
+
+def brief(pattern: dict[str, Any]) -> dict[str, Any]:
+    """A few fields of a pattern: small enough for state attributes."""
+    return {
+        "id": pattern.get("id"),
+        "type": pattern.get("type"),
+        "description": pattern.get("description"),
+        "confidence": pattern.get("confidence"),
+        "category": pattern.get("category"),
+    }

@@ -1,0 +1,65 @@
+"""HomeIQ to-do list: new suggestions; complete = accept, delete = dismiss."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from homeassistant.components.todo import TodoItem, TodoListEntity
+from homeassistant.components.todo.const import TodoItemStatus, TodoListEntityFeature
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+
+from .entity import HomeIQEntity
+
+if TYPE_CHECKING:
+    from . import HomeIQConfigEntry
+
+PARALLEL_UPDATES = 1  # accepting writes automations.yaml: one at a time
+
+SUGGESTIONS = EntityDescription(key="suggestions", translation_key="suggestions")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: HomeIQConfigEntry,
+    async_add_entities: AddEntitiesCallback,
+) -> None:
+    """The suggestions list."""
+    async_add_entities([HomeIQSuggestionsTodo(entry.runtime_data.coordinator, SUGGESTIONS)])
+
+
+class HomeIQSuggestionsTodo(HomeIQEntity, TodoListEntity):
+    """New suggestions, shown by the built-in to-do card on any dashboard."""
+
+    _attr_supported_features = (
+        TodoListEntityFeature.UPDATE_TODO_ITEM | TodoListEntityFeature.DELETE_TODO_ITEM
+    )
+
+    @property
+    def todo_items(self) -> list[TodoItem]:
+        """One item per new suggestion, most confident first."""
+        coordinator = self.coordinator
+        return [
+            TodoItem(
+                uid=pattern["id"],
+                summary=str(pattern["suggestion"].get("alias") or pattern["id"]),
+                description=(
+                    f"{pattern.get('description', '')} Confidence"
+                    f" {float(pattern.get('confidence') or 0.0):.0%},"
+                    f" {pattern.get('category') or 'convenience'}."
+                ).strip(),
+                status=TodoItemStatus.NEEDS_ACTION,
+            )
+            for pattern in coordinator.data.new_suggestions(coordinator.max_suggestions)
+        ]
+
+    async def async_update_todo_item(self, item: TodoItem) -> None:
+        """Checking an item off accepts its suggestion (the automation starts enabled)."""
+        if item.status == TodoItemStatus.COMPLETED and item.uid is not None:
+            await self.coordinator.async_accept(item.uid, enabled=True)
+
+    async def async_delete_todo_items(self, uids: list[str]) -> None:
+        """Deleting items dismisses their suggestions."""
+        for uid in uids:
+            await self.coordinator.async_dismiss(uid)
