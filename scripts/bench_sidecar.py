@@ -1,0 +1,177 @@
+"""Benchmark: /v1/analyze on a home, first run against a re-run of the same home.
+
+Usage (runtime venv, via `scripts/bench sidecar`):
+    scripts/bench sidecar [--json OUT] [--embed-model P] [--rerank-model P] [--classify-model P]
+                          [--habits N] [--days D]
+
+The real sidecar runs as a subprocess from the torch-free runtime environment, with a fresh data
+dir: the first /v1/analyze loads the models and computes every embedding, pair score and
+classification; the second finds them all in the on-disk text cache. `cache_rerun_speedup` is
+first / second wall time (target >= 20).
+
+Models default to what the offline tests built (.cache/test-models): the real all-MiniLM-L6-v2
+for embed and the tiny random models for rerank and classify; pass full-size converted entries
+(e.g. from `scripts/bench models`) to measure those. `measure_cache_rerun()` is importable, so
+the models benchmark can add the figure to its own JSON; it needs only the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+import json
+import os
+from pathlib import Path
+import random
+import secrets
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+import urllib.request
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNTIME_PYTHON = ROOT / ".venv" / "runtime" / "bin" / "python"
+TEST_MODELS = ROOT / ".cache" / "test-models"
+
+
+def default_models() -> dict[str, str]:
+    """Converted entries the offline tests left behind (real MiniLM, tiny rerank/classify)."""
+    found: dict[str, str] = {}
+    for role, base in (
+        ("embed", TEST_MODELS / "minilm" / "cache" / "embed"),
+        ("rerank", TEST_MODELS / "cache" / "rerank"),
+        ("classify", TEST_MODELS / "cache" / "classify"),
+    ):
+        entries = sorted(p.parent for p in base.glob("*-int8/manifest.json"))
+        if entries:
+            found[role] = str(entries[0])
+    return found
+
+
+def synthetic_home(habits: int = 60, days: int = 30, seed: int = 11) -> list[list[Any]]:
+    """Event rows: `habits` daily time-of-day habits and as many trigger -> action pairs."""
+    rng = random.Random(seed)
+    rooms = ["kitchen", "hallway", "bedroom", "bathroom", "living_room", "office", "garage",
+             "porch", "attic", "cellar", "nursery", "study"]  # fmt: skip
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    rows: list[list[Any]] = []
+    for i in range(habits):
+        room = rooms[i % len(rooms)]
+        light = f"light.{room}_{i}"
+        sensor = f"binary_sensor.{room}_motion_{i}"
+        minute = rng.uniform(0, 24 * 60)
+        for day in range(days):
+            base = start + timedelta(days=day)
+            at = base + timedelta(minutes=minute + rng.gauss(0, 3))
+            rows.append([at.timestamp(), light, "on", None, None, "u"])
+            rows.append([(at + timedelta(minutes=30)).timestamp(), light, "off", None, None, "u"])
+            trig = base + timedelta(minutes=rng.uniform(0, 24 * 60))
+            rows.append([trig.timestamp(), sensor, "on", None, None, None])
+            rows.append([(trig + timedelta(seconds=rng.uniform(5, 40))).timestamp(),
+                         f"switch.{room}_fan_{i}", "on", None, None, "u"])  # fmt: skip
+            rows.append(
+                [(trig + timedelta(minutes=2)).timestamp(), sensor, "off", None, None, None]
+            )
+            rows.append([(trig + timedelta(minutes=20)).timestamp(),
+                         f"switch.{room}_fan_{i}", "off", None, None, "u"])  # fmt: skip
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def _post(url: str, token: str, body: bytes, timeout: float = 3600) -> dict[str, Any]:
+    # The URL is built from the ready line of the sidecar this script started: http only.
+    request = urllib.request.Request(url, data=body, method="POST")  # noqa: S310
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
+        result: dict[str, Any] = json.loads(resp.read())
+        return result
+
+
+def measure_cache_rerun(
+    models: Mapping[str, str] | None = None,
+    *,
+    habits: int = 60,
+    days: int = 30,
+    python: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Run /v1/analyze twice on one home through a fresh sidecar; return timings and speedup."""
+    models = dict(models if models is not None else default_models())
+    python = str(python or (RUNTIME_PYTHON if RUNTIME_PYTHON.exists() else sys.executable))
+    rows = synthetic_home(habits, days)
+    body = json.dumps({"events": rows, "time_zone": "UTC"}).encode()
+    token = secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEIQ_SIDECAR_")}
+    env["PYTHONPATH"] = str(ROOT / "custom_components" / "homeiq")
+    env["HOMEIQ_SIDECAR_TOKEN"] = token  # not on argv
+    with tempfile.TemporaryDirectory(prefix="homeiq-bench-") as data_dir:
+        cmd = [python, "-m", "homeiq_sidecar", "--port", "0", "--data-dir", data_dir,
+               "--no-convert", "--idle-unload", "0", "--log-level", "WARNING"]  # fmt: skip
+        for role, source in models.items():
+            cmd += [f"--{role}-model", source]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            assert proc.stdout is not None
+            ready_by = time.monotonic() + 120
+            line = ""
+            while not line and time.monotonic() < ready_by and proc.poll() is None:
+                if select.select([proc.stdout], [], [], 0.5)[0]:
+                    line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("the sidecar did not start")
+            ready = json.loads(line)
+            url = f"http://{ready['host']}:{ready['port']}/v1/analyze"
+            started = time.perf_counter()
+            first = _post(url, token, body)
+            first_s = time.perf_counter() - started
+            started = time.perf_counter()
+            second = _post(url, token, body)
+            second_s = time.perf_counter() - started
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    if second["patterns"] != first["patterns"]:
+        raise RuntimeError("the re-run returned different patterns")
+    return {
+        "events": first["summary"]["events"],
+        "patterns": first["summary"]["patterns"],
+        "models": first["summary"]["models"],
+        "analyze_first_s": round(first_s, 3),
+        "analyze_rerun_s": round(second_s, 3),
+        "mining_s": second["summary"]["mining_s"],
+        "cache_first": first["summary"]["cache"],
+        "cache_rerun": second["summary"]["cache"],
+        "cache_rerun_speedup": round(first_s / second_s, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument("--habits", type=int, default=60)
+    parser.add_argument("--days", type=int, default=30)
+    for role in ("embed", "rerank", "classify"):
+        parser.add_argument(
+            f"--{role}-model", help=f"converted {role} model (default: test models)"
+        )
+    args = parser.parse_args(argv)
+    models = default_models()
+    for role in ("embed", "rerank", "classify"):
+        if (value := getattr(args, f"{role}_model")) is not None:
+            models[role] = value
+    result = measure_cache_rerun(models, habits=args.habits, days=args.days)
+    result["model_sources"] = models
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
