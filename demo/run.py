@@ -257,6 +257,12 @@ async def main_async(args: argparse.Namespace) -> int:
             await ensure_dashboard(session, base, token)
             (config / "last-analysis.json").write_text(json.dumps(response, indent=1))
             print_summary(base, password, config, response)
+            if args.ready_file:
+                args.ready_file.write_text(
+                    json.dumps(
+                        {"base": base, "username": USERNAME, "password": password, "token": token}
+                    )
+                )
             if not args.check:
                 await stop.wait()
     finally:
@@ -283,6 +289,9 @@ def main() -> None:
         help="recorded home (timestamp_iso,entity_id,state)",
     )
     parser.add_argument("--check", action="store_true", help="exit after the first analysis")
+    parser.add_argument(
+        "--ready-file", type=Path, help="write login details here once ready (tests)"
+    )
     args = parser.parse_args()
     try:
         sys.exit(asyncio.run(main_async(args)))

@@ -1,0 +1,150 @@
+"""Browser test: the demo Home Assistant, its HomeIQ dashboard, and accepting a suggestion.
+
+Runs a real `hass` (demo.run) with a managed sidecar, and Debian's Chromium driven by Playwright.
+Screenshots go to $HOMEIQ_SCREENSHOTS (default artifacts/screenshots).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+import urllib.request
+
+from playwright.sync_api import Page, expect, sync_playwright
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("HOMEIQ_SCREENSHOTS", REPO / "artifacts" / "screenshots"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A running demo Home Assistant with HomeIQ set up and one analysis done."""
+    config = tmp_path_factory.mktemp("demo")
+    ready = config / "ready.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "demo.run",
+            "--config",
+            str(config),
+            "--port",
+            str(_free_port()),
+            "--ready-file",
+            str(ready),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out = proc.stdout.read() if proc.stdout else ""
+            hass_out = (
+                (config / "hass.out").read_text(errors="replace")[-5000:]
+                if (config / "hass.out").exists()
+                else ""
+            )
+            pytest.fail(f"demo did not become ready:\n{out}\n--- hass.out ---\n{hass_out}")
+        time.sleep(1)
+    info = json.loads(ready.read_text())
+    info["config"] = config
+    yield info
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the demo did not stop within 90 s of Ctrl-C")
+    assert proc.returncode == 0
+
+
+def _api(info: dict[str, Any], path: str) -> Any:
+    request = urllib.request.Request(
+        info["base"] + path, headers={"Authorization": f"Bearer {info['token']}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def _login(page: Page, info: dict[str, Any]) -> None:
+    page.goto(info["base"] + "/")
+    page.get_by_label("Username").fill(info["username"])
+    page.get_by_label("Password", exact=True).fill(info["password"])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/lovelace/**", timeout=60_000)
+
+
+def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any]) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    automations_before = {
+        s["entity_id"]
+        for s in _api(demo, "/api/states")
+        if s["entity_id"].startswith("automation.")
+    }
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        try:
+            _login(page, demo)
+            page.goto(demo["base"] + "/homeiq-demo/suggestions")
+            items = page.locator("homeiq-suggestions-card .item")
+            expect(items.first).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1500)  # let the other cards render for the screenshot
+            page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+
+            first = items.first
+            description = first.locator(".desc").inner_text()
+            assert description.strip()
+            expect(first.locator("pre")).to_contain_text("triggers")
+            first.get_by_role("button", name="Accept").click()
+            # The accepted suggestion leaves the list of new ones.
+            expect(
+                page.locator("homeiq-suggestions-card .desc", has_text=description)
+            ).to_have_count(0, timeout=30_000)
+            page.screenshot(path=str(SHOTS / "dashboard-accepted.png"), full_page=True)
+        finally:
+            browser.close()
+
+    # The automation exists in Home Assistant now (an automation entity that was not there).
+    deadline = time.monotonic() + 30
+    while True:
+        automations = {
+            s["entity_id"]
+            for s in _api(demo, "/api/states")
+            if s["entity_id"].startswith("automation.")
+        }
+        if automations - automations_before or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert automations - automations_before, "accepting did not create an automation"
