@@ -258,3 +258,18 @@ async def test_health_answers_during_analysis_and_queue_refuses(
     assert not analysis.done(), "analysis finished too soon to prove anything; use more events"
     resp = await analysis
     assert resp.status == 200, await resp.text()
+
+
+async def test_no_auth_mode_needs_no_token(aiohttp_client: ClientFactory, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, token=None, no_auth=True, allow_convert=False)
+    client = await aiohttp_client(create_app(settings))
+    resp = await client.get("/v1/models")
+    assert resp.status == 200
+
+
+async def test_text_cache_lives_in_the_data_dir(
+    client: TestClient[Any, Any], settings: Settings
+) -> None:
+    await client.post("/v1/analyze", json={"events": planted_home()}, headers=AUTH)
+    assert settings.text_cache_path.is_file()
+    assert settings.text_cache_path.is_relative_to(settings.data_dir)
