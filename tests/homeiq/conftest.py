@@ -1,13 +1,40 @@
-"""Fixtures for the HomeIQ Home Assistant tests."""
+"""Fixtures for the HomeIQ Home Assistant tests: a real sidecar process, entries, a config dir."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+import json
+import os
+from pathlib import Path
+import select
+import subprocess
+import sys
+import time
 
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homeiq.const import CONF_MODE, CONF_TOKEN, DOMAIN, MODE_MANAGED
+from custom_components.homeiq import supervisor
+from custom_components.homeiq.const import (
+    CONF_MODE,
+    CONF_TOKEN,
+    CONF_URL,
+    DOMAIN,
+    ENV_SIDECAR_PYTHON,
+    MODE_EXTERNAL,
+    MODE_MANAGED,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = REPO / "custom_components" / "homeiq"
+SIDECAR_TOKEN = "test-token-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def loopback_sockets(socket_enabled: None) -> None:
+    """The sidecar is a real process on 127.0.0.1: let tests open sockets."""
 
 
 @pytest.fixture
@@ -15,14 +42,75 @@ def custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/ (not autouse: recorder_mock must come before hass)."""
 
 
+def start_sidecar(data_dir: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A real sidecar process on loopback (this venv has OpenVINO); returns it and its URL."""
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_DIR), "HOMEIQ_SIDECAR_TOKEN": token}
+    log = (data_dir / "sidecar.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "homeiq_sidecar", "--host", "127.0.0.1", "--port", "0",
+         "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=log, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        if ready:
+            line = process.stdout.readline()
+            if not line:
+                break
+            message = json.loads(line)
+            if message.get("event") == "ready":
+                return process, f"http://127.0.0.1:{message['port']}"
+    process.kill()
+    raise RuntimeError(f"sidecar did not start: {(data_dir / 'sidecar.log').read_text()}")
+
+
+@pytest.fixture(scope="session")
+def sidecar_url(tmp_path_factory: pytest.TempPathFactory) -> Generator[str]:
+    """One real sidecar for the whole session (stands for the external container)."""
+    process, url = start_sidecar(tmp_path_factory.mktemp("sidecar"), SIDECAR_TOKEN)
+    yield url
+    process.terminate()
+    process.wait(timeout=15)
+
+
 @pytest.fixture
-def mock_config_entry() -> MockConfigEntry:
-    """A HomeIQ config entry with a managed sidecar."""
+def config_dir(recorder_mock: Recorder, hass: HomeAssistant, tmp_path: Path) -> Path:
+    """A writable config folder (automations.yaml, the managed sidecar's data)."""
+    hass.config.config_dir = str(tmp_path)
+    (tmp_path / "configuration.yaml").write_text("automation: !include automations.yaml\n")
+    (tmp_path / "automations.yaml").write_text("[]\n")
+    return tmp_path
+
+
+@pytest.fixture
+def fast_supervisor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The managed sidecar runs from this venv, restarts quickly."""
+    monkeypatch.setenv(ENV_SIDECAR_PYTHON, sys.executable)
+    monkeypatch.setattr(supervisor, "RESPAWN_BACKOFF", (0.2,))
+    monkeypatch.setattr(supervisor, "READY_TIMEOUT", 60.0)
+
+
+@pytest.fixture
+def mock_config_entry(sidecar_url: str) -> MockConfigEntry:
+    """A HomeIQ entry using the session's sidecar as an external container."""
     return MockConfigEntry(
         domain=DOMAIN,
         title="HomeIQ",
-        data={CONF_MODE: MODE_MANAGED, CONF_TOKEN: "test-token"},
-        unique_id=None,
+        data={CONF_MODE: MODE_EXTERNAL, CONF_URL: sidecar_url, CONF_TOKEN: SIDECAR_TOKEN},
+        entry_id="01HOMEIQENTRY0000000000000",
+    )
+
+
+@pytest.fixture
+def managed_config_entry() -> MockConfigEntry:
+    """A HomeIQ entry with a managed sidecar."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="HomeIQ",
+        data={CONF_MODE: MODE_MANAGED, CONF_TOKEN: "managed-token-0123456789"},
+        entry_id="01HOMEIQMANAGED00000000000",
     )
 
 
@@ -30,11 +118,14 @@ def mock_config_entry() -> MockConfigEntry:
 async def init_integration(
     recorder_mock: Recorder,
     hass: HomeAssistant,
+    config_dir: Path,
     custom_integrations: None,
     mock_config_entry: MockConfigEntry,
-) -> MockConfigEntry:
-    """Set up HomeIQ and return its entry."""
+) -> AsyncGenerator[MockConfigEntry]:
+    """Set up HomeIQ against the real sidecar and return its entry."""
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
-    return mock_config_entry
+    yield mock_config_entry
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()

@@ -1,32 +1,125 @@
-"""Tests for the HomeIQ config flow."""
+"""Tests for the HomeIQ config, options and reconfigure flows (against a real sidecar)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from unittest.mock import patch
+
+from aiohttp import web
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homeiq.const import CONF_MODE, CONF_TOKEN, DOMAIN, MODE_MANAGED
+from custom_components.homeiq.const import (
+    CONF_ANALYSIS_TIME,
+    CONF_EXCLUDE_ENTITIES,
+    CONF_INCLUDE_ENTITIES,
+    CONF_LOOKBACK_DAYS,
+    CONF_MAX_SUGGESTIONS,
+    CONF_MIN_CONFIDENCE,
+    CONF_MODE,
+    CONF_PRECISION,
+    CONF_TOKEN,
+    CONF_URL,
+    DOMAIN,
+    MODE_EXTERNAL,
+    MODE_MANAGED,
+)
+from custom_components.homeiq.runtime import UNSUPPORTED_MUSL
+
+from .conftest import SIDECAR_TOKEN
 
 # The recorder is a dependency; recorder_mock must be set up before hass.
 pytestmark = pytest.mark.usefixtures("recorder_mock", "custom_integrations")
 
+# The host's platform decides whether managed mode is offered; tests pick it explicitly.
+PLATFORM = "custom_components.homeiq.config_flow.managed_unsupported_reason"
+
+
+@pytest.fixture
+async def not_a_sidecar() -> AsyncGenerator[str]:
+    """A real HTTP server on loopback that is not a HomeIQ sidecar."""
+    app = web.Application()
+    app.router.add_get("/health", lambda _r: web.Response(text="<html>router</html>"))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
 
 async def test_user_flow_managed(hass: HomeAssistant) -> None:
     """The happy path creates an entry with a fresh, strong token."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
-
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_MODE: MODE_MANAGED}
-    )
+    with patch(PLATFORM, return_value=None):
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "user"
+        with patch("custom_components.homeiq.async_setup_entry", return_value=True):
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {CONF_MODE: MODE_MANAGED}
+            )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "HomeIQ"
     assert result["data"][CONF_MODE] == MODE_MANAGED
     assert len(result["data"][CONF_TOKEN]) >= 32
+
+
+async def test_managed_refused_on_musl_then_external(
+    hass: HomeAssistant, sidecar_url: str
+) -> None:
+    """On musl managed mode is refused with a pointer to the container; external works."""
+    with patch(PLATFORM, return_value=UNSUPPORTED_MUSL):
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_MODE: MODE_MANAGED}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {"base": UNSUPPORTED_MUSL}
+
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_MODE: MODE_EXTERNAL}
+        )
+        assert result["step_id"] == "external"
+        with patch("custom_components.homeiq.async_setup_entry", return_value=True):
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {CONF_URL: sidecar_url + "/", CONF_TOKEN: SIDECAR_TOKEN}
+            )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {
+        CONF_MODE: MODE_EXTERNAL,
+        CONF_URL: sidecar_url,
+        CONF_TOKEN: SIDECAR_TOKEN,
+    }
+
+
+async def test_external_errors_and_recovery(
+    hass: HomeAssistant, sidecar_url: str, not_a_sidecar: str, unused_tcp_port: int
+) -> None:
+    """Each error is shown on the form; fixing the input creates the entry."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_MODE: MODE_EXTERNAL}
+    )
+    for url, token, error in (
+        (f"http://127.0.0.1:{unused_tcp_port}", SIDECAR_TOKEN, "cannot_connect"),
+        (sidecar_url, "wrong-token", "invalid_auth"),
+        (not_a_sidecar, SIDECAR_TOKEN, "invalid_response"),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: url, CONF_TOKEN: token}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {"base": error}, url
+
+    with patch("custom_components.homeiq.async_setup_entry", return_value=True):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: sidecar_url, CONF_TOKEN: SIDECAR_TOKEN}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 async def test_single_instance(hass: HomeAssistant, mock_config_entry: MockConfigEntry) -> None:
@@ -35,3 +128,81 @@ async def test_single_instance(hass: HomeAssistant, mock_config_entry: MockConfi
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "single_instance_allowed"
+
+
+async def test_options_flow(hass: HomeAssistant, mock_config_entry: MockConfigEntry) -> None:
+    """Options are validated (include/exclude overlap), then saved with whole numbers."""
+    mock_config_entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    base = {
+        CONF_ANALYSIS_TIME: "04:30:00",
+        CONF_LOOKBACK_DAYS: 14.0,
+        CONF_MIN_CONFIDENCE: 0.7,
+        CONF_MAX_SUGGESTIONS: 5.0,
+        CONF_PRECISION: "fp32",
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {**base, CONF_INCLUDE_ENTITIES: ["light.a"], CONF_EXCLUDE_ENTITIES: ["light.a"]},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_EXCLUDE_ENTITIES: "include_exclude_overlap"}
+
+    with patch("custom_components.homeiq.async_setup_entry", return_value=True):
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {**base, CONF_EXCLUDE_ENTITIES: ["light.a"]}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert mock_config_entry.options[CONF_LOOKBACK_DAYS] == 14
+    assert isinstance(mock_config_entry.options[CONF_LOOKBACK_DAYS], int)
+    assert mock_config_entry.options[CONF_MAX_SUGGESTIONS] == 5
+    assert mock_config_entry.options[CONF_EXCLUDE_ENTITIES] == ["light.a"]
+
+
+async def test_reconfigure_external_errors_then_managed(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, unused_tcp_port: int, sidecar_url: str
+) -> None:
+    """Reconfigure: a bad address is refused, a good one saved; then back to managed."""
+    mock_config_entry.add_to_hass(hass)
+    with patch("custom_components.homeiq.async_setup_entry", return_value=True):
+        result = await mock_config_entry.start_reconfigure_flow(hass)
+        assert result["step_id"] == "reconfigure"
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_MODE: MODE_EXTERNAL}
+        )
+        assert result["step_id"] == "reconfigure_external"
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {CONF_URL: f"http://127.0.0.1:{unused_tcp_port}", CONF_TOKEN: SIDECAR_TOKEN},
+        )
+        assert result["errors"] == {"base": "cannot_connect"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: sidecar_url, CONF_TOKEN: SIDECAR_TOKEN}
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+
+        with patch(PLATFORM, return_value=None):
+            result = await mock_config_entry.start_reconfigure_flow(hass)
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {CONF_MODE: MODE_MANAGED}
+            )
+    assert result["reason"] == "reconfigure_successful"
+    assert mock_config_entry.data[CONF_MODE] == MODE_MANAGED
+    assert mock_config_entry.data[CONF_TOKEN] != SIDECAR_TOKEN  # a fresh token for managed
+    assert CONF_URL not in mock_config_entry.data
+
+
+async def test_reconfigure_managed_refused_on_musl(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """Reconfiguring to managed on musl shows the error."""
+    mock_config_entry.add_to_hass(hass)
+    with patch(PLATFORM, return_value=UNSUPPORTED_MUSL):
+        result = await mock_config_entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_MODE: MODE_MANAGED}
+        )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": UNSUPPORTED_MUSL}
