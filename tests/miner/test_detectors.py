@@ -232,3 +232,13 @@ def test_empty_input() -> None:
     result = mine([], time_zone=TZ)
     assert result.patterns == []
     assert result.stats["events_read"] == 0
+
+
+def test_sparse_pair_counting_matches_dense(monkeypatch) -> None:
+    from homeiq_miner import pairs
+
+    events = _door_light_home()
+    dense = mine(events, time_zone=TZ).patterns
+    # Force the many-keys path, folding its tables after every few lags.
+    monkeypatch.setattr(pairs, "_DENSE_LIMIT", 50)
+    assert mine(events, time_zone=TZ).patterns == dense

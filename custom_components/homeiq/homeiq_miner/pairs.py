@@ -195,14 +195,23 @@ def _count_pairs(
         return codes, dense[codes]
     parts_c: list[IntArray] = []
     parts_n: list[IntArray] = []
+    held = 0
     for j, i in follower_pairs(ts, key=key, ent=ent, prev=prev, can_act=can_act, window=w):
         c, n = np.unique(key[j] * s + key[i], return_counts=True)
         parts_c.append(c)
         parts_n.append(n)
+        held += c.size
+        if held > _DENSE_LIMIT:
+            # Fold the per-lag tables so memory stays at the number of distinct pairs.
+            merged = _merge(parts_c, parts_n)
+            parts_c, parts_n, held = [merged[0]], [merged[1]], merged[0].size
     if not parts_c:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    allc = np.concatenate(parts_c)
-    codes, inv = np.unique(allc, return_inverse=True)
+    return _merge(parts_c, parts_n)
+
+
+def _merge(parts_c: list[IntArray], parts_n: list[IntArray]) -> tuple[IntArray, IntArray]:
+    codes, inv = np.unique(np.concatenate(parts_c), return_inverse=True)
     return codes, np.bincount(inv, weights=np.concatenate(parts_n)).astype(np.int64)
 
 
