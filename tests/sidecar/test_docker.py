@@ -221,3 +221,17 @@ def test_fresh_venv_from_requirements(tmp_path: Path) -> None:
     with image_running(vpython, tmp_path) as (port, _):
         assert run_healthcheck(vpython, port) == 0
     print(shlex.join(install))
+
+
+def test_dockerignore_keeps_only_what_the_image_copies() -> None:
+    lines = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*"  # .venv and .cache (gigabytes) never reach the build context
+    kept = [line[1:].rstrip("/") for line in lines if line.startswith("!")]
+    for word, arg in instructions():
+        if word == "COPY":
+            source = arg.split()[0]
+            assert any(source == k or source.startswith(k + "/") for k in kept), source

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from .cache import TextCache
 from .domain_rules import category_from_entities, priority_for_category
-from .models import ClassifyResult, ModelUnavailableError
+from .models import ClassifyResult, ModelError
 from .similarity import top_k_by_cosine
 
 _LOGGER = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ async def enrich_patterns(
         try:
             vectors = await _embed_texts(backend, cache, texts, counts["embed"])
             models["embed"] = model_label(backend, "embed")
-        except ModelUnavailableError as err:
+        except ModelError as err:  # unavailable here, or failed: fall back, say so
             _LOGGER.warning("Embedding model unavailable: %s", err)
             models["embed"] = UNAVAILABLE_EMBED
     else:
@@ -244,7 +244,7 @@ async def enrich_patterns(
                     backend, cache, texts, candidates, counts["rerank"]
                 )
                 models["rerank"] = model_label(backend, "rerank")
-            except ModelUnavailableError as err:
+            except ModelError as err:  # unavailable here, or failed: fall back, say so
                 _LOGGER.warning("Reranker unavailable: %s", err)
                 models["rerank"] = UNAVAILABLE_RERANK
         else:
@@ -272,7 +272,7 @@ async def enrich_patterns(
                 counts=counts["classify"],
             )
             models["classify"] = model_label(backend, "classify")
-        except ModelUnavailableError as err:
+        except ModelError as err:  # unavailable here, or failed: fall back, say so
             _LOGGER.warning("Classifier unavailable: %s", err)
             models["classify"] = UNAVAILABLE_CLASSIFY
     else:
