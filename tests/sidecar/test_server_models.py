@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+import shutil
 from typing import Any
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from aiohttp.test_utils import TestClient
 import numpy as np
 import pytest
 
+from homeiq_sidecar.enrich import UNAVAILABLE_CLASSIFY
 from homeiq_sidecar.server import MANAGER_KEY, create_app
 from homeiq_sidecar.settings import Settings
 from tests.sidecar.server_fixtures import TIME_ZONE, TOKEN, planted_home, tiny_model_sources
@@ -156,3 +158,35 @@ async def test_analyze_planted_home(client: TestClient[Any, Any]) -> None:
     assert all(c["computed"] == 0 for c in again["summary"]["cache"].values())
     after = {role: info["last_latency_ms"] for role, info in manager.status().items()}
     assert after == before  # no model ran
+
+
+async def test_broken_classifier_falls_back_honestly(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    sources = tiny_model_sources()
+    broken = tmp_path / "broken-classify"
+    shutil.copytree(sources["classify"], broken)
+    for xml in broken.glob("openvino_*model.xml"):
+        # Same size, so the manifest's cheap size check passes and only the load fails.
+        xml.write_bytes(b"x" * xml.stat().st_size)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        token=TOKEN,
+        models={**sources, "classify": str(broken)},
+        allow_convert=False,
+        idle_unload_s=None,
+    )
+    client = await aiohttp_client(create_app(settings))
+    resp = await client.post(
+        "/v1/analyze", json={"events": planted_home(), "time_zone": TIME_ZONE}, headers=AUTH
+    )
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["summary"]["models"]["classify"] == UNAVAILABLE_CLASSIFY
+    assert body["summary"]["models"]["embed"] == f"{sources['embed']} (int8)"
+    locks = [p for p in body["patterns"] if p["steps"][0]["entity_id"] == "lock.front_door"]
+    assert locks
+    assert {p["category"] for p in locks} == {"security"}
+    assert all("category_confidence" not in p for p in body["patterns"])
+    models = (await (await client.get("/v1/models", headers=AUTH)).json())["models"]
+    assert models["classify"]["error"]
