@@ -96,3 +96,27 @@ def test_domain_rules() -> None:
     assert category_from_entities(["lock.front"], ("a", "b")) == "a"
     assert priority_for_category("security", ("high", "medium", "low")) == "high"
     assert priority_for_category("comfort", ("high", "medium", "low")) == "medium"
+
+
+def test_damaged_cache_file_is_set_aside(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    cache = TextCache(path)  # starts anyway, empty
+    assert cache.counts() == {"embeddings": 0, "classifications": 0, "pair_scores": 0}
+    cache.put_pair_scores("rr", {("q", "d"): 0.5})
+    assert cache.get_pair_scores("rr", [("q", "d")]) == {("q", "d"): 0.5}
+    cache.close()
+    [aside] = tmp_path.glob("c.sqlite3.corrupt-*")
+    assert aside.read_bytes().startswith(b"this is not a database")
+
+
+def test_schema_change_empties_the_cache(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    cache = TextCache(path)
+    cache.put_pair_scores("rr", {("q", "d"): 0.5})
+    cache.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value='0' WHERE key='schema'")
+    cache = TextCache(path)
+    assert cache.get_pair_scores("rr", [("q", "d")]) == {}
+    cache.close()

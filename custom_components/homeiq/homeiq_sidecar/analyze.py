@@ -47,6 +47,8 @@ def _mine(
     config: homeiq_miner.MinerConfig,
 ) -> tuple[int, homeiq_miner.MiningResult]:
     events = events_from_rows(rows)
+    # The parsed JSON rows can take gigabytes for a large home; the events replace them.
+    rows.clear()
     return len(events), homeiq_miner.mine(
         events,
         time_zone=time_zone,

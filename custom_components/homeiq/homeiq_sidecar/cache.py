@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 import hashlib
 import json
+import logging
 from pathlib import Path
 import sqlite3
 import threading
+import time
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+_LOGGER = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 # SQLite limits the number of parameters in one statement; stay well below it.
@@ -63,23 +67,42 @@ class TextCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._lock, self._conn:
-            self._conn.executescript(_SCHEMA)
-            row = self._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
-                self._conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-                )
-            elif row[0] != str(SCHEMA_VERSION):
-                # An older layout: its entries cannot be trusted, start over.
-                for table in ("embeddings", "classifications", "pair_scores"):
-                    self._conn.execute(f"DELETE FROM {table}")  # noqa: S608
-                self._conn.execute(
-                    "UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),)
-                )
+        try:
+            self._conn = self._open(path)
+        except sqlite3.DatabaseError as err:
+            # The cache only saves work: a damaged file is set aside, never a reason not to start.
+            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            _LOGGER.warning("Text cache %s is unreadable (%s); moved to %s", path, err, aside)
+            for suffix in ("", "-wal", "-shm"):
+                damaged = path.with_name(path.name + suffix)
+                if damaged.exists():
+                    damaged.rename(aside.with_name(aside.name + suffix))
+            self._conn = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            with conn:
+                conn.executescript(_SCHEMA)
+                row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                    )
+                elif row[0] != str(SCHEMA_VERSION):
+                    # An older layout: its entries cannot be trusted, start over.
+                    for table in ("embeddings", "classifications", "pair_scores"):
+                        conn.execute(f"DELETE FROM {table}")  # noqa: S608
+                    conn.execute(
+                        "UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),)
+                    )
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn
 
     def close(self) -> None:
         """Close the database."""
