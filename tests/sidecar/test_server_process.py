@@ -7,6 +7,7 @@ import contextlib
 import json
 from pathlib import Path
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -89,6 +90,8 @@ def test_ready_line_routes_and_sigterm(tmp_path: Path) -> None:
 
         sidecar.proc.send_signal(signal.SIGTERM)
         assert sidecar.proc.wait(timeout=20) == 0
+        assert sidecar.proc.stdout is not None
+        assert sidecar.proc.stdout.read() == ""  # the ready line was stdout's only line
         log = sidecar.stderr()
         assert TOKEN not in log  # the token is never logged
         assert "Traceback" not in log
@@ -150,3 +153,25 @@ def test_scripts_sidecar_runs_with_env_settings(tmp_path: Path) -> None:
         assert status == 200
         assert set(body["models"]) == {"embed", "rerank", "classify"}
         assert PACKAGE_PATH.exists()
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "homeiq_sidecar", "--port", str(port),
+             "--data-dir", str(tmp_path), "--token", TOKEN],
+            env=sidecar_env(), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_sigint_also_exits_cleanly(tmp_path: Path) -> None:
+    with run_sidecar(base_args(tmp_path / "data")) as sidecar:
+        sidecar.proc.send_signal(signal.SIGINT)
+        assert sidecar.proc.wait(timeout=20) == 0

@@ -27,7 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .server import serve  # after logging: importing the models pulls in OpenVINO
 
     loop = asyncio.new_event_loop()
-    cut_short = loop.run_until_complete(serve(settings))
+    try:
+        cut_short = loop.run_until_complete(serve(settings))
+    except OSError as err:
+        # Most often the port is taken or the address is not this machine's.
+        print(
+            f"homeiq_sidecar: cannot listen on {settings.host}:{settings.port}: {err.strerror}",
+            file=sys.stderr,
+        )
+        loop.close()
+        return 1
     if cut_short:
         # A mining thread cannot be interrupted, and asyncio.run would wait for it: a
         # requested shutdown must not hang, and every resource is already closed.
