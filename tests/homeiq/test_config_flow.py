@@ -68,9 +68,7 @@ async def test_user_flow_managed(hass: HomeAssistant) -> None:
     assert len(result["data"][CONF_TOKEN]) >= 32
 
 
-async def test_managed_refused_on_musl_then_external(
-    hass: HomeAssistant, sidecar_url: str
-) -> None:
+async def test_managed_refused_on_musl_then_external(hass: HomeAssistant, sidecar_url: str) -> None:
     """On musl managed mode is refused with a pointer to the container; external works."""
     with patch(PLATFORM, return_value=UNSUPPORTED_MUSL):
         result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
