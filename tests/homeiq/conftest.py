@@ -10,9 +10,11 @@ import select
 import subprocess
 import sys
 import time
+from typing import Any
 
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -26,6 +28,7 @@ from custom_components.homeiq.const import (
     MODE_EXTERNAL,
     MODE_MANAGED,
 )
+from custom_components.homeiq.coordinator import STORAGE_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO / "custom_components" / "homeiq"
@@ -112,6 +115,29 @@ def managed_config_entry() -> MockConfigEntry:
         data={CONF_MODE: MODE_MANAGED, CONF_TOKEN: "managed-token-0123456789"},
         entry_id="01HOMEIQMANAGED00000000000",
     )
+
+
+@pytest.fixture
+async def stored_results(
+    recorder_mock: Recorder, hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> dict[str, Any]:
+    """A previous analysis in .storage (three patterns, one of them automated already)."""
+    data = json.loads((Path(__file__).parent / "fixtures" / "stored.json").read_text())
+    store: Store[dict[str, Any]] = Store(
+        hass, STORAGE_VERSION, f"{DOMAIN}.{mock_config_entry.entry_id}"
+    )
+    await store.async_save(data)
+    return data
+
+
+@pytest.fixture
+async def loaded_with_results(
+    stored_results: dict[str, Any], init_integration: MockConfigEntry
+) -> MockConfigEntry:
+    """HomeIQ set up on top of stored results, connected to the real sidecar."""
+    coordinator = init_integration.runtime_data.coordinator
+    assert await coordinator.async_check_sidecar()
+    return init_integration
 
 
 @pytest.fixture
