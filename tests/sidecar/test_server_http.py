@@ -251,7 +251,9 @@ async def test_health_answers_during_analysis_and_queue_refuses(
     assert resp.status == 200
     assert time.monotonic() - started < 1.0
     # max_queue=0: while one job runs, the next is refused at once.
-    refused = await client.post("/v1/analyze", json={"events": []}, headers=AUTH)
+    refused = await asyncio.wait_for(
+        client.post("/v1/analyze", json={"events": []}, headers=AUTH), timeout=5
+    )
     error = await error_of(refused, 429)
     assert error["code"] == "queue_full"
     assert refused.headers["Retry-After"]

@@ -26,9 +26,15 @@ async def test_runs_one_at_a_time_and_refuses_beyond_the_line() -> None:
     await asyncio.sleep(0)
     assert queue.running == 1
     assert queue.waiting == 1
-    with pytest.raises(QueueFullError):
+
+    async def third() -> None:
         async with queue.slot():
             pass
+
+    # Refused at once, not queued (a wrong queue would wait here; the timeout turns that into
+    # a failure instead of a hang).
+    with pytest.raises(QueueFullError):
+        await asyncio.wait_for(third(), timeout=2)
     release.set()
     await asyncio.gather(first, second)
     assert order == ["start a", "end a", "start b", "end b"]
