@@ -188,6 +188,8 @@ async def test_half_written_entry_is_never_loaded(entries: dict[str, str], tmp_p
 
 async def test_onnx_route_converts_without_torch(built: Path, tmp_path: Path) -> None:
     """Torch-free conversion: ONNX file -> openvino.convert_model -> nncf INT8, in a temp dir."""
+    pytest.importorskip("nncf", reason="the torch-free conversion route needs nncf")
+    pytest.importorskip("transformers", reason="tokenizer conversion needs transformers")
     onnx = built / "hf" / "embed" / "onnx" / "model.onnx"
     manager = ModelManager(cache_dir=tmp_path, models={"embed": str(onnx)})
     vectors = await manager.embed(TEXTS)
@@ -209,6 +211,21 @@ async def test_onnx_route_converts_without_torch(built: Path, tmp_path: Path) ->
     again = ModelManager(cache_dir=tmp_path, models={"embed": str(onnx)}, allow_convert=False)
     np.testing.assert_allclose(await again.embed(TEXTS), vectors, atol=1e-6)
     await again.close()
+
+
+async def test_onnx_route_without_nncf_says_what_to_install(built: Path, tmp_path: Path) -> None:
+    try:
+        import nncf  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("nncf is installed here")
+    onnx = built / "hf" / "embed" / "onnx" / "model.onnx"
+    manager = ModelManager(cache_dir=tmp_path, models={"embed": str(onnx)})
+    with pytest.raises(ModelUnavailableError, match="nncf"):
+        await manager.embed(["x"])
+    assert not list((tmp_path / "embed").iterdir())  # the temp dir was removed
+    await manager.close()
 
 
 async def test_hf_checkpoint_without_torch_or_onnx_is_unavailable(

@@ -100,7 +100,7 @@ def _locate(role: str, source: str) -> tuple[Path, Path | None, str | None]:
 
 def _download(role: str, source: str) -> tuple[Path, Path | None, str | None]:
     try:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import snapshot_download  # type: ignore[import-not-found,unused-ignore]
     except ImportError as err:
         raise ModelUnavailableError(
             f"Cannot download {source}: huggingface_hub is not installed. "
@@ -148,7 +148,13 @@ def _compress_and_save(model: Any, target: Path, precision: str) -> None:
     import openvino as ov
 
     if precision == "int8":
-        import nncf
+        try:
+            import nncf
+        except ImportError as err:
+            raise ModelUnavailableError(
+                "8-bit weight compression needs the nncf package (torch is not needed): "
+                "pip install nncf, or run scripts/download-models where it is installed."
+            ) from err
 
         model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
     ov.save_model(model, str(target), compress_to_fp16=False)
