@@ -25,10 +25,15 @@ from .const import (
 )
 
 # Rows fetched and encoded per round trip: bounds memory (~ a few MB per chunk).
-CHUNK_ROWS = 20_000
+CHUNK_ROWS = 1_000
 AUTOMATION_EVENTS = ("automation_triggered", "script_started")
 # Not habits: the device dropped off or HA just started.
 SKIPPED_STATES = ("unavailable", "unknown")
+
+
+def _ulid_json(context_bin: bytes | None) -> str:
+    ulid = bytes_to_ulid_or_none(context_bin)
+    return "null" if ulid is None else f'"{ulid}"'
 
 
 def _dumps(value: Any) -> str:
@@ -157,23 +162,26 @@ def write_analyze_body(
                 .order_by(States.last_updated_ts)
                 .execution_options(yield_per=CHUNK_ROWS)
             )
+            entity_json = {mid: _dumps(eid) for mid, eid in entity_of.items()}
+            state_json: dict[str, str] = {}
             result = session.execute(stmt)
             for partition in result.partitions(CHUNK_ROWS):
-                rows = [
-                    [
-                        ts,
-                        entity_of[metadata_id],
-                        state,
-                        bytes_to_ulid_or_none(ctx),
-                        bytes_to_ulid_or_none(parent),
-                        user.hex() if user else None,
-                    ]
-                    for ts, metadata_id, state, ctx, parent, user in partition
-                ]
+                # Rows become JSON text at once: strings are not tracked by the garbage
+                # collector, so reading a million rows does not set off full collections
+                # that would hold the GIL (and stall the event loop) for a long time.
+                parts = []
+                for ts, metadata_id, state, ctx, parent, user in partition:
+                    if (state_text := state_json.get(state)) is None:
+                        state_text = state_json[state] = _dumps(state)
+                    parts.append(
+                        f"[{ts!r},{entity_json[metadata_id]},{state_text},"
+                        f"{_ulid_json(ctx)},{_ulid_json(parent)},"
+                        f"{'null' if user is None else chr(34) + user.hex() + chr(34)}]"
+                    )
                 if events:
                     out.write(b",")
-                out.write(_dumps(rows)[1:-1].encode())
-                events += len(rows)
+                out.write(",".join(parts).encode())
+                events += len(parts)
         automation_ids = [
             ulid
             for (ctx,) in session.execute(
