@@ -8,7 +8,7 @@ DASHBOARD_URL_PATH = "homeiq-demo"
 
 
 def dashboard_config(
-    *, todo_entity: str, category_sensors: list[str], summary_sensors: list[str]
+    *, entry_id: str, todo_entity: str, category_sensors: list[str], summary_sensors: list[str]
 ) -> dict[str, Any]:
     """The dashboard: suggestions card, to-do list, counts per category, last analysis."""
     return {
@@ -21,6 +21,7 @@ def dashboard_config(
                     {
                         "type": "custom:homeiq-suggestions-card",
                         "title": "New automation suggestions",
+                        "config_entry_id": entry_id,
                         "max": 5,
                     },
                     {"type": "todo-list", "entity": todo_entity, "title": "Suggestions to review"},

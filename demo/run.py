@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 import secrets
 import signal
+import subprocess
 import sys
 import time
 from typing import Any
@@ -33,6 +34,7 @@ DEFAULT_LOG = REPO.parent / "shared" / "data" / "thesillyhome_ha.events.csv"
 USERNAME = "demo"
 TIME_ZONE = "Europe/London"
 READY_TIMEOUT_S = 300
+SIDECAR_TIMEOUT_S = 300
 
 
 def prepare_config(config: Path, log: Path, port: int) -> None:
@@ -100,10 +102,9 @@ async def wait_ready(
         if proc.returncode is not None:
             raise HAError(f"hass exited with code {proc.returncode}; see hass.out")
         try:
-            async with session.get(
-                f"{base}/api/onboarding", timeout=aiohttp.ClientTimeout(total=5)
-            ) as resp:
-                if resp.status == 200:
+            # HA's HTTP server listens once start-up is done; /api/ answers 401 without a token.
+            async with session.get(f"{base}/api/", timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                if resp.status in (200, 401):
                     return
         except (aiohttp.ClientError, TimeoutError):
             pass
@@ -138,13 +139,13 @@ async def wait_for_entities(
     raise HAError("the demo entities did not appear")
 
 
-async def ensure_homeiq(session: aiohttp.ClientSession, base: str, token: str) -> None:
-    """Add HomeIQ through its config flow (managed sidecar) unless it is there."""
+async def ensure_homeiq(session: aiohttp.ClientSession, base: str, token: str) -> str:
+    """Add HomeIQ through its config flow (managed sidecar) unless it is there; its entry id."""
     entries = await rest(
         session, base, token, "GET", "/api/config/config_entries/entry?domain=homeiq"
     )
     if entries:
-        return
+        return str(entries[0]["entry_id"])
     flow = await rest(
         session, base, token, "POST", "/api/config/config_entries/flow", body={"handler": "homeiq"}
     )
@@ -162,9 +163,12 @@ async def ensure_homeiq(session: aiohttp.ClientSession, base: str, token: str) -
         )
     if flow["type"] != "create_entry":
         raise HAError(f"HomeIQ config flow ended with {flow}")
+    return str(flow["result"]["entry_id"])
 
 
-async def ensure_dashboard(session: aiohttp.ClientSession, base: str, token: str) -> None:
+async def ensure_dashboard(
+    session: aiohttp.ClientSession, base: str, token: str, entry_id: str
+) -> None:
     states = await rest(session, base, token, "GET", "/api/states")
     ours = sorted(s["entity_id"] for s in states if "homeiq" in s["entity_id"])
     todo = next((e for e in ours if e.startswith("todo.")), "todo.homeiq_suggestions")
@@ -193,13 +197,34 @@ async def ensure_dashboard(session: aiohttp.ClientSession, base: str, token: str
                 "type": "lovelace/config/save",
                 "url_path": DASHBOARD_URL_PATH,
                 "config": dashboard_config(
-                    todo_entity=todo, category_sensors=categories, summary_sensors=summary
+                    entry_id=entry_id,
+                    todo_entity=todo,
+                    category_sensors=categories,
+                    summary_sensors=summary,
                 ),
             }
         )
 
 
-async def analyze(session: aiohttp.ClientSession, base: str, token: str) -> dict[str, Any]:
+async def wait_for_sidecar(session: aiohttp.ClientSession, base: str, token: str) -> None:
+    """Wait until HomeIQ's sidecar connectivity sensor is on (the managed sidecar is up)."""
+    for _ in range(SIDECAR_TIMEOUT_S):
+        states = await rest(session, base, token, "GET", "/api/states")
+        sensors = [
+            s
+            for s in states
+            if s["entity_id"].startswith("binary_sensor.homeiq")
+            and s["attributes"].get("device_class") == "connectivity"
+        ]
+        if sensors and all(s["state"] == "on" for s in sensors):
+            return
+        await asyncio.sleep(1)
+    raise HAError("the HomeIQ sidecar did not connect; see hass.out and the repair issues")
+
+
+async def analyze(
+    session: aiohttp.ClientSession, base: str, token: str, entry_id: str
+) -> dict[str, Any]:
     started = time.monotonic()
     result = await rest(
         session,
@@ -207,7 +232,7 @@ async def analyze(session: aiohttp.ClientSession, base: str, token: str) -> dict
         token,
         "POST",
         "/api/services/homeiq/analyze_patterns?return_response",
-        body={},
+        body={"config_entry_id": entry_id},
     )
     response: dict[str, Any] = (
         result.get("service_response", result) if isinstance(result, dict) else {}
@@ -252,9 +277,10 @@ async def main_async(args: argparse.Namespace) -> int:
             if not marker.exists():
                 rows = replay(args.log, config / "home-assistant_v2.db", entities)
                 marker.write_text(json.dumps({"rows": rows, "log": str(args.log)}))
-            await ensure_homeiq(session, base, token)
-            response = await analyze(session, base, token)
-            await ensure_dashboard(session, base, token)
+            entry_id = await ensure_homeiq(session, base, token)
+            await wait_for_sidecar(session, base, token)
+            response = await analyze(session, base, token, entry_id)
+            await ensure_dashboard(session, base, token, entry_id)
             (config / "last-analysis.json").write_text(json.dumps(response, indent=1))
             print_summary(base, password, config, response)
             if args.ready_file:
@@ -293,6 +319,11 @@ def main() -> None:
         "--ready-file", type=Path, help="write login details here once ready (tests)"
     )
     args = parser.parse_args()
+    # The managed sidecar's data dir is <config>/homeiq; its model cache is models/ below it.
+    subprocess.run(
+        [str(REPO / "scripts" / "demo-models"), str(args.config.resolve() / "homeiq" / "models")],
+        check=True,
+    )
     try:
         sys.exit(asyncio.run(main_async(args)))
     except HAError as err:
