@@ -41,8 +41,12 @@ PLATFORM = "custom_components.homeiq.config_flow.managed_unsupported_reason"
 @pytest.fixture
 async def not_a_sidecar() -> AsyncGenerator[str]:
     """A real HTTP server on loopback that is not a HomeIQ sidecar."""
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text="<html>router</html>")
+
     app = web.Application()
-    app.router.add_get("/health", lambda _r: web.Response(text="<html>router</html>"))
+    app.router.add_get("/health", page)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

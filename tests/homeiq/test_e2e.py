@@ -166,3 +166,52 @@ async def test_sidecar_killed_mid_analysis(
     assert ir.async_get(hass).async_get_issue(DOMAIN, "sidecar_unreachable") is None
     assert hass.states.get("binary_sensor.homeiq_sidecar").state == "on"
     await hass.config_entries.async_unload(managed_config_entry.entry_id)
+
+
+def tiny_models() -> dict[str, str]:
+    """Converted INT8 entries the models' tests built (.cache/test-models), by role."""
+    base = Path(__file__).resolve().parents[2] / ".cache" / "test-models"
+    found: dict[str, str] = {}
+    for role, folder in (
+        ("embed", base / "minilm" / "cache" / "embed"),
+        ("rerank", base / "cache" / "rerank"),
+        ("classify", base / "cache" / "classify"),
+    ):
+        entries = sorted(p.parent for p in folder.glob("*-int8/manifest.json"))
+        if entries:
+            found[role] = str(entries[0])
+    return found
+
+
+@pytest.mark.usefixtures("fast_supervisor")
+async def test_habit_found_with_models(
+    hass: HomeAssistant,
+    config_dir: Path,
+    custom_integrations: None,
+    managed_config_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the INT8 models loaded, the habit comes back categorised, with neighbours."""
+    models = tiny_models()
+    if len(models) < 3:
+        pytest.skip("the tiny test models are not built (scripts/setup test-models)")
+    for role, path in models.items():
+        monkeypatch.setenv(f"HOMEIQ_SIDECAR_{role.upper()}_MODEL", path)
+    monkeypatch.setenv("HOMEIQ_SIDECAR_NO_CONVERT", "1")  # never reach for a model hub
+    await record_home(hass)
+    managed_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(managed_config_entry, options={CONF_MIN_CONFIDENCE: 0.4})
+    assert await hass.config_entries.async_setup(managed_config_entry.entry_id)
+    coordinator = managed_config_entry.runtime_data.coordinator
+    await wait_for(lambda: coordinator.connected)
+
+    response = await analyze(hass, managed_config_entry)
+    summary_models = response["summary"]["models"]
+    for role in ("embed", "rerank", "classify"):
+        assert not str(summary_models[role]).startswith("unavailable"), summary_models
+    habit = find_habit(response["patterns"])
+    assert habit["category"] in {"energy", "comfort", "security", "convenience", "maintenance"}
+    assert habit["priority"] in {"high", "medium", "low"}
+    assert isinstance(habit["similar"], list)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "models_failed") is None
+    await hass.config_entries.async_unload(managed_config_entry.entry_id)
