@@ -21,7 +21,7 @@ def test_exception_keys_exist_with_their_placeholders() -> None:
     used = set(re.findall(r'translation_key="([a-z_]+)"', source))
     used |= set(re.findall(r'_invalid\(\s*"([a-z_]+)"', source))
     entity_keys = {k for platform in STRINGS["entity"].values() for k in platform}
-    used -= entity_keys | set(issues.ALL_ISSUES) | {"mode", "precision"}
+    used -= entity_keys | {"mode", "precision"}
     for key in used:
         assert key in STRINGS["exceptions"], key
     for key, value in STRINGS["exceptions"].items():
