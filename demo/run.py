@@ -169,16 +169,18 @@ async def ensure_homeiq(session: aiohttp.ClientSession, base: str, token: str) -
 async def ensure_dashboard(
     session: aiohttp.ClientSession, base: str, token: str, entry_id: str
 ) -> None:
-    states = await rest(session, base, token, "GET", "/api/states")
-    ours = sorted(s["entity_id"] for s in states if "homeiq" in s["entity_id"])
-    todo = next((e for e in ours if e.startswith("todo.")), "todo.homeiq_suggestions")
-    categories = [
-        e
-        for e in ours
-        if e.startswith("sensor.") and "habits" in e and e not in ("sensor.homeiq_habits",)
-    ]
-    summary = [e for e in ours if e not in categories and not e.startswith("todo.")]
     async with WebSocket(session, base, token) as ws:
+        registry = await ws.call({"type": "config/entity_registry/list"})
+        ours = [e for e in registry if e["platform"] == "homeiq"]
+        todo = next(e["entity_id"] for e in ours if e["entity_id"].startswith("todo."))
+        categories = sorted(
+            e["entity_id"] for e in ours if (e["translation_key"] or "").endswith("_patterns")
+        )
+        summary = sorted(
+            e["entity_id"]
+            for e in ours
+            if e["entity_id"] not in categories and not e["entity_id"].startswith("todo.")
+        )
         dashboards = await ws.call({"type": "lovelace/dashboards/list"})
         if not any(d["url_path"] == DASHBOARD_URL_PATH for d in dashboards):
             await ws.call(
@@ -203,6 +205,33 @@ async def ensure_dashboard(
                     summary_sensors=summary,
                 ),
             }
+        )
+
+
+async def enable_category_sensors(
+    session: aiohttp.ClientSession, base: str, token: str, entry_id: str
+) -> None:
+    """The per-category counts are off by default (diagnostic); the demo dashboard shows them."""
+    async with WebSocket(session, base, token) as ws:
+        registry = await ws.call({"type": "config/entity_registry/list"})
+        disabled = [
+            e["entity_id"]
+            for e in registry
+            if e["platform"] == "homeiq"
+            and (e["translation_key"] or "").endswith("_patterns")
+            and e["disabled_by"] is not None
+        ]
+        for entity_id in disabled:
+            await ws.call(
+                {
+                    "type": "config/entity_registry/update",
+                    "entity_id": entity_id,
+                    "disabled_by": None,
+                }
+            )
+    if disabled:
+        await rest(
+            session, base, token, "POST", f"/api/config/config_entries/entry/{entry_id}/reload"
         )
 
 
@@ -278,6 +307,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 rows = replay(args.log, config / "home-assistant_v2.db", entities)
                 marker.write_text(json.dumps({"rows": rows, "log": str(args.log)}))
             entry_id = await ensure_homeiq(session, base, token)
+            await enable_category_sensors(session, base, token, entry_id)
             await wait_for_sidecar(session, base, token)
             response = await analyze(session, base, token, entry_id)
             await ensure_dashboard(session, base, token, entry_id)

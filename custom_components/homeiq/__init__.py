@@ -9,8 +9,10 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.loader import async_get_integration
 
 from . import issues
+from .card import async_register_card
 from .const import (
     CONF_MODE,
     CONF_PRECISION,
@@ -41,8 +43,10 @@ type HomeIQConfigEntry = ConfigEntry[HomeIQRuntimeData]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once, whatever the entries."""
+    """Register the actions and serve the dashboard card once, whatever the entries."""
     async_setup_services(hass)
+    integration = await async_get_integration(hass, DOMAIN)
+    await async_register_card(hass, str(integration.version))
     return True
 
 

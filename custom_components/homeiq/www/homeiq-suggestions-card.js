@@ -69,13 +69,26 @@ class HomeIQSuggestionsCard extends HTMLElement {
     return 2 + (this._suggestions ? this._suggestions.length * 4 : 0);
   }
 
+  async _entryId() {
+    // The actions need HomeIQ's config entry: from the card's config, else looked up once.
+    if (!this._entry) {
+      this._entry = this._config.config_entry_id;
+      if (!this._entry) {
+        const entries = await this._hass.callWS({ type: "config_entries/get", domain: "homeiq" });
+        if (!entries.length) throw new Error("HomeIQ is not set up.");
+        this._entry = entries[0].entry_id;
+      }
+    }
+    return this._entry;
+  }
+
   async _load() {
     try {
       const result = await this._hass.callWS({
         type: "call_service",
         domain: "homeiq",
         service: "get_suggestions",
-        service_data: {},
+        service_data: { config_entry_id: await this._entryId() },
         return_response: true,
       });
       const suggestions = (result.response && result.response.suggestions) || [];
@@ -91,7 +104,10 @@ class HomeIQSuggestionsCard extends HTMLElement {
     this._busy.add(id);
     this._render();
     try {
-      await this._hass.callService("homeiq", service, { suggestion_id: id });
+      await this._hass.callService("homeiq", service, {
+        config_entry_id: await this._entryId(),
+        suggestion_id: id,
+      });
     } catch (err) {
       this._error = err.message || String(err);
     }
