@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import secrets
 from typing import Any
 
@@ -153,6 +154,37 @@ class HomeIQConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="external",
             data_schema=self.add_suggested_values_to_schema(EXTERNAL_SCHEMA, user_input),
+            errors=errors,
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The container refused the token."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the container's current token and check it."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            url = entry.data[CONF_URL]
+            if error := await validate_external(self.hass, url, user_input[CONF_TOKEN]):
+                errors["base"] = error
+            else:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_TOKEN: user_input[CONF_TOKEN]}
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_TOKEN): TextSelector(
+                        TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                    )
+                }
+            ),
+            description_placeholders={"url": entry.data.get(CONF_URL, "")},
             errors=errors,
         )
 

@@ -126,6 +126,10 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         try:
             await client.health()
             self.models = await client.models()
+        except HomeIQAuthError as err:
+            self._set_connected(False, str(err))
+            self._async_auth_failed()
+            return False
         except HomeIQApiError as err:
             LOGGER.debug("HomeIQ sidecar check failed: %s", err)
             self._set_connected(False, str(err))
@@ -145,7 +149,20 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             self._set_connected(False)
 
     @callback
+    def _async_auth_failed(self) -> None:
+        # A container's token changed: ask the user for the new one (a managed sidecar gets
+        # its token from HA, so it cannot disagree).
+        if not self.sidecar.managed:
+            self.config_entry.async_start_reauth(self.hass)
+
+    @callback
     def _set_connected(self, connected: bool, error: str | None = None) -> None:
+        if connected != self.connected:
+            # Logged once per change, not on every failed check.
+            if connected:
+                LOGGER.info("HomeIQ sidecar is reachable again")
+            else:
+                LOGGER.warning("HomeIQ sidecar is unavailable: %s", error or self.sidecar.state)
         if connected:
             issues.async_clear(self.hass, issues.ISSUE_SIDECAR_UNREACHABLE)
         elif error is not None or (
@@ -235,6 +252,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             result = await client.analyze(body)
         except HomeIQAuthError as err:
             self._set_connected(False, str(err))
+            self._async_auth_failed()
             raise HomeAssistantError(
                 translation_domain=DOMAIN, translation_key="sidecar_auth_failed"
             ) from err

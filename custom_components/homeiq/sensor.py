@@ -56,6 +56,7 @@ def _category(category: str) -> HomeIQSensorEntityDescription:
         translation_key=f"{category}_patterns",
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,  # detail most dashboards do not need
         value_fn=lambda c: c.data.category_counts()[category],
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from unittest.mock import patch
 
 from aiohttp import web
@@ -30,6 +31,7 @@ from custom_components.homeiq.const import (
 from custom_components.homeiq.runtime import UNSUPPORTED_MUSL
 
 from .conftest import SIDECAR_TOKEN
+from .test_init import wait_for
 
 # The recorder is a dependency; recorder_mock must be set up before hass.
 pytestmark = pytest.mark.usefixtures("recorder_mock", "custom_integrations")
@@ -208,3 +210,30 @@ async def test_reconfigure_managed_refused_on_musl(
         )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": UNSUPPORTED_MUSL}
+
+
+async def test_reauth_when_container_token_changes(
+    hass: HomeAssistant, config_dir: Path, sidecar_url: str
+) -> None:
+    """A refused token starts reauth; a wrong token is refused, the right one saved."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data={CONF_MODE: MODE_EXTERNAL, CONF_URL: sidecar_url, CONF_TOKEN: "old-token"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    # The first sidecar check runs in the background, after setup.
+    await wait_for(lambda: hass.config_entries.flow.async_progress_by_handler(DOMAIN))
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert len(flows) == 1
+    assert flows[0]["context"]["source"] == "reauth"
+    flow_id = flows[0]["flow_id"]
+
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_TOKEN: "still-wrong"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_TOKEN: SIDECAR_TOKEN})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_TOKEN] == SIDECAR_TOKEN
+    await wait_for(lambda: entry.runtime_data.coordinator.connected)
+    await hass.config_entries.async_unload(entry.entry_id)

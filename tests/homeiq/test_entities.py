@@ -50,8 +50,9 @@ async def test_entities_snapshot(
             "unique_id": entry.unique_id,
             "translation_key": entry.translation_key,
             "entity_category": entry.entity_category,
-            "state": hass.states.get(entry.entity_id).state,
-            "attributes": dict(hass.states.get(entry.entity_id).attributes),
+            "disabled_by": entry.disabled_by,
+            "state": (state := hass.states.get(entry.entity_id)) and state.state,
+            "attributes": state and dict(state.attributes),
         }
         for entry in sorted(entries, key=lambda e: e.entity_id)
     }
@@ -136,3 +137,15 @@ def test_dismissed_habit_returns_when_it_changes() -> None:
     assert data.status({**pattern, "delay_s": 44.0}) == "dismissed"  # same habit
     assert data.status({**pattern, "delay_s": 600.0}) == "new"  # changed habit
     assert habit_signature(pattern) != habit_signature({**pattern, "weekdays": [5, 6]})
+
+
+async def test_category_sensor_when_enabled(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    """Per-category counts are disabled by default; enabled, they count patterns."""
+    for category in ("comfort", "security"):
+        entity_registry.async_update_entity(f"sensor.homeiq_{category}_patterns", disabled_by=None)
+    assert await hass.config_entries.async_reload(loaded_with_results.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.homeiq_comfort_patterns").state == "1"
+    assert hass.states.get("sensor.homeiq_security_patterns").state == "1"
