@@ -25,7 +25,17 @@ find_python() {
 }
 
 # stamp_of FILE... -> one hash of the given files' contents (plus extra words passed via STAMP_EXTRA)
-stamp_of() { { cat "$@"; echo "${STAMP_EXTRA:-}"; } | sha256sum | cut -d' ' -f1; }
+# Files included with `-r` count too, so a change to an included pin list rebuilds the venv.
+stamp_of() {
+  local f inc
+  {
+    for f in "$@"; do
+      cat "$f"
+      sed -n 's/^-r[[:space:]]*//p' "$f" | while read -r inc; do cat "$(dirname "$f")/$inc"; done
+    done
+    echo "${STAMP_EXTRA:-}"
+  } | sha256sum | cut -d' ' -f1
+}
 
 stamp_ok() { [ -f "$1/.homeiq-stamp" ] && [ "$(cat "$1/.homeiq-stamp")" = "$2" ]; }
 
