@@ -74,24 +74,24 @@ def prepare_config(config: Path, log: Path, port: int) -> None:
             (config / name).write_text(empty, encoding="utf-8")
 
 
-def start_hass(config: Path) -> asyncio.subprocess.Process | Any:
+async def start_hass(config: Path) -> asyncio.subprocess.Process:
     """Start `hass` from this venv; its output goes to <config>/hass.out."""
     env = dict(os.environ)
     # The managed sidecar runs from the torch-free runtime venv that scripts/setup built.
     env.setdefault("HOMEIQ_SIDECAR_PYTHON", str(REPO / ".venv" / "runtime" / "bin" / "python"))
-    out = (config / "hass.out").open("ab")
-    return asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "homeassistant",
-        "--config",
-        str(config),
-        "--skip-pip",
-        stdout=out,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
+    with (config / "hass.out").open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "homeassistant",
+            "--config",
+            str(config),
+            "--skip-pip",
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
 
 
 async def wait_ready(

