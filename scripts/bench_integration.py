@@ -269,10 +269,11 @@ def main() -> int:
     idle, analysis = result["idle"], result["analysis"]
     print(f"\nHomeIQ analysis of {result['events_read']:,} state changes "
           f"({result['patterns']} patterns)")  # fmt: skip
-    print(
-        f"{'period':<10} {'seconds':>8} {'max stall ms':>13} {'p99 stall ms':>13} {'extra RSS MB':>13}"
-    )
     print(f"request body: {result['body_mb']:.1f} MB (streamed from a temporary file)")
+    print(
+        f"{'period':<10} {'seconds':>8} {'max stall ms':>13} {'p99 stall ms':>13}"
+        f" {'extra RSS MB':>13} {'RSS over idle MB':>17}"
+    )
     for name, row in (("idle", idle), ("read", result["read"]), ("analysis", analysis)):
         print(
             f"{name:<10} {row['seconds']:>8.1f} {row['max_stall_ms']:>13.1f}"
