@@ -97,6 +97,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> b
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         await entry.runtime_data.sidecar.async_stop()
+        # A stopped entry reports nothing: its issues would be stale.
+        issues.async_clear(hass, *issues.ALL_ISSUES)
     return unloaded
 
 

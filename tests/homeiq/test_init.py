@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import os
 from pathlib import Path
 
@@ -11,11 +12,17 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.homeiq import runtime
-from custom_components.homeiq.const import DOMAIN, ENV_SIDECAR_PYTHON, MODE_EXTERNAL
+from custom_components.homeiq.const import (
+    CONF_ANALYSIS_TIME,
+    DOMAIN,
+    ENV_SIDECAR_PYTHON,
+    MODE_EXTERNAL,
+)
 from custom_components.homeiq.coordinator import STORAGE_VERSION
 from custom_components.homeiq.sidecar import STATE_INSTALL_FAILED, STATE_RUNNING
 
@@ -207,3 +214,30 @@ def test_runtime_stamp_detects_changed_requirements(tmp_path: Path) -> None:
 def test_managed_unsupported_reason_on_this_host() -> None:
     """This test host is glibc x86-64 with SSE4.2: managed mode is allowed."""
     assert runtime.managed_unsupported_reason() is None
+
+
+async def test_daily_analysis_at_configured_time(
+    hass: HomeAssistant,
+    config_dir: Path,
+    custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """The analysis runs at the configured time (04:30 here), not at setup."""
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={CONF_ANALYSIS_TIME: "04:30:00"}
+    )
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = mock_config_entry.runtime_data.coordinator
+    await wait_for(lambda: coordinator.connected)
+    assert coordinator.data.last_analysis is None
+
+    next_day = dt_util.now() + timedelta(days=1)
+    async_fire_time_changed(hass, next_day.replace(hour=3, minute=0, second=0, microsecond=0))
+    await hass.async_block_till_done()
+    assert coordinator.data.last_analysis is None
+    async_fire_time_changed(hass, next_day.replace(hour=4, minute=30, second=0, microsecond=0))
+    await wait_for(lambda: coordinator.data.last_analysis is not None)
+    assert hass.states.get("sensor.homeiq_last_analysis").state != "unknown"
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
