@@ -121,6 +121,7 @@ async def test_managed_sidecar_lifecycle(
     config_dir: Path,
     custom_integrations: None,
     managed_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Setup returns before the sidecar runs; it starts, restarts when killed, stops on unload."""
     managed_config_entry.add_to_hass(hass)
@@ -142,6 +143,9 @@ async def test_managed_sidecar_lifecycle(
     os.kill(first_pid, 9)
     await wait_for(lambda: supervisor.pid not in (None, first_pid) and supervisor.url is not None)
     assert supervisor.restarts == 1
+    # The dead process's output (its ring buffer) went to the log, with the exit code.
+    assert "exited with code -9" in caplog.text
+    assert "sidecar: " in caplog.text
     await wait_for(lambda: coordinator.connected)
 
     second_pid = supervisor.pid

@@ -1,0 +1,121 @@
+"""The history reader: which entities it reads, and what it sends."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import (
+    area_registry as ar,
+    device_registry as dr,
+    entity_registry as er,
+)
+from homeassistant.helpers.recorder import get_instance
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.homeiq.const import (
+    CONF_EXCLUDE_AREAS,
+    CONF_EXCLUDE_DOMAINS,
+    CONF_EXCLUDE_ENTITIES,
+    CONF_INCLUDE_AREAS,
+    CONF_INCLUDE_ENTITIES,
+)
+from custom_components.homeiq.history import async_build_selection, write_analyze_body
+
+pytestmark = pytest.mark.usefixtures("recorder_mock")
+
+
+async def test_selection_by_domain_area_and_entity(
+    hass: HomeAssistant,
+    area_registry: ar.AreaRegistry,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Domains by default; areas through the entity or its device; explicit lists win."""
+    kitchen = area_registry.async_create("Kitchen")
+    garage = area_registry.async_create("Garage")
+    config_entry = MockConfigEntry(domain="test")
+    config_entry.add_to_hass(hass)
+    device = device_registry.async_get_or_create(
+        config_entry_id=config_entry.entry_id, identifiers={("test", "lamp")}
+    )
+    device_registry.async_update_device(device.id, area_id=kitchen.id)
+    lamp = entity_registry.async_get_or_create("light", "test", "lamp", device_id=device.id)
+    door = entity_registry.async_get_or_create("binary_sensor", "test", "door")
+    entity_registry.async_update_entity(door.entity_id, area_id=garage.id)
+
+    default = async_build_selection(hass, {})
+    assert default.wants(lamp.entity_id)
+    assert default.wants("switch.kettle")
+    assert not default.wants("sensor.temperature")  # numeric noise is not a habit
+
+    by_area = async_build_selection(hass, {CONF_INCLUDE_AREAS: [kitchen.id]})
+    assert by_area.wants(lamp.entity_id)  # through its device
+    assert not by_area.wants(door.entity_id)
+    assert not by_area.wants("switch.kettle")
+
+    excluded = async_build_selection(
+        hass,
+        {
+            CONF_EXCLUDE_AREAS: [garage.id],
+            CONF_EXCLUDE_DOMAINS: ["switch"],
+            CONF_EXCLUDE_ENTITIES: ["light.hall"],
+            CONF_INCLUDE_ENTITIES: ["sensor.kettle_power"],
+        },
+    )
+    assert not excluded.wants(door.entity_id)
+    assert not excluded.wants("switch.kettle")
+    assert not excluded.wants("light.hall")
+    assert excluded.wants("sensor.kettle_power")  # explicitly included
+    assert excluded.wants(lamp.entity_id)
+
+    only = async_build_selection(hass, {}, ["switch.kettle"])
+    assert only.wants("switch.kettle")
+    assert not only.wants(lamp.entity_id)
+
+
+async def test_body_rows_contexts_and_automations(hass: HomeAssistant) -> None:
+    """State changes only, with their contexts; automation contexts listed; valid JSON."""
+    start = time.time() - 1
+    hass.states.async_set("light.kitchen", "off")
+    user_context = Context(user_id="abcdef0123456789abcdef0123456789")
+    hass.states.async_set("light.kitchen", "on", context=user_context)
+    hass.states.async_set("light.kitchen", "on", {"brightness": 10})  # attributes only
+    hass.states.async_set("light.kitchen", "unavailable")
+    automation_context = Context()
+    hass.bus.async_fire("automation_triggered", {"name": "x"}, context=automation_context)
+    hass.states.async_set("switch.pump", "on", context=Context(parent_id=automation_context.id))
+    hass.states.async_set("sensor.temperature", "21.5")
+    await async_wait_recording_done(hass)
+
+    out = io.BytesIO()
+    stats = await get_instance(hass).async_add_executor_job(
+        lambda: write_analyze_body(
+            hass,
+            async_build_selection(hass, {}),
+            start_ts=start,
+            end_ts=time.time() + 1,
+            extra={"time_zone": "Europe/Amsterdam"},
+            out=out,
+        )
+    )
+    body = json.loads(out.getvalue())
+    rows = body["events"]
+    assert [(r[1], r[2]) for r in rows] == [
+        ("light.kitchen", "off"),
+        ("light.kitchen", "on"),
+        ("switch.pump", "on"),
+    ]
+    assert rows[1][3] == user_context.id
+    assert rows[1][5] == user_context.user_id
+    assert rows[2][4] == automation_context.id
+    assert body["automation_context_ids"] == [automation_context.id]
+    assert body["time_zone"] == "Europe/Amsterdam"
+    assert stats.events == 3
+    assert stats.automation_contexts == 1
