@@ -23,6 +23,8 @@ RESPAWN_BACKOFF = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0)
 STABLE_AFTER = 300.0  # a run this long resets the back-off
 LOG_BUFFER_SIZE = 300
 LOCALHOST = "127.0.0.1"
+# Mining and inference yield the CPU to Home Assistant: HA stays responsive on small machines.
+SIDECAR_NICE = 10
 PACKAGE_DIR = Path(__file__).parent  # holds homeiq_sidecar/ and homeiq_miner/
 
 
@@ -123,6 +125,9 @@ class SidecarSupervisor:
             stdin=asyncio.subprocess.DEVNULL,
             env=env,
         )
+        with suppress(OSError):
+            # Right after spawn, before the sidecar starts threads (they inherit it).
+            os.setpriority(os.PRIO_PROCESS, self._process.pid, SIDECAR_NICE)
         self._hass.async_create_background_task(
             self._read_output(self._process, self._ready), "homeiq sidecar output"
         )

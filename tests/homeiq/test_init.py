@@ -140,6 +140,8 @@ async def test_managed_sidecar_lifecycle(
     assert supervisor is not None
     first_pid = supervisor.pid
     assert first_pid is not None
+    # It runs at a lower CPU priority than Home Assistant.
+    assert int(Path(f"/proc/{first_pid}/stat").read_text().rsplit(")", 1)[1].split()[16]) == 10
     os.kill(first_pid, 9)
     await wait_for(lambda: supervisor.pid not in (None, first_pid) and supervisor.url is not None)
     assert supervisor.restarts == 1
@@ -245,3 +247,27 @@ async def test_daily_analysis_at_configured_time(
     await wait_for(lambda: coordinator.data.last_analysis is not None)
     assert hass.states.get("sensor.homeiq_last_analysis").state != "unknown"
     await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_runtime_venv_created_once_and_stamped(
+    hass: HomeAssistant,
+    config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real venv is created under <config>/homeiq/runtime, stamped, and reused after."""
+    monkeypatch.delenv(ENV_SIDECAR_PYTHON, raising=False)
+    # Nothing to download: the test checks the venv, stamp and reuse, not pip's network.
+    requirements = config_dir / "requirements.txt"
+    requirements.write_text("# empty\n")
+    monkeypatch.setattr(runtime, "REQUIREMENTS", requirements)
+    python = await runtime.async_ensure_runtime(hass)
+    assert python == str(config_dir / DOMAIN / "runtime" / "bin" / "python")
+    assert Path(python).exists()
+    stamp = config_dir / DOMAIN / "runtime" / runtime.STAMP_FILE
+    first = stamp.stat().st_mtime_ns
+    assert await runtime.async_ensure_runtime(hass) == python
+    assert stamp.stat().st_mtime_ns == first  # reused, not rebuilt
+
+    requirements.write_text("# changed\n")
+    assert await runtime.async_ensure_runtime(hass) == python
+    assert stamp.stat().st_mtime_ns != first  # a new requirements hash rebuilds it
