@@ -13,6 +13,10 @@ Models default to what the offline tests built (.cache/test-models): the real al
 for embed and the tiny random models for rerank and classify; pass full-size converted entries
 (e.g. from `scripts/bench models`) to measure those. `measure_cache_rerun()` is importable, so
 the models benchmark can add the figure to its own JSON; it needs only the standard library.
+
+The default home (12 habits -> about 50 patterns, 2,500 reranked pairs) keeps the first run to
+minutes with full-size models on 2 cores; each pattern is reranked against up to 100 others, so
+the first run grows with patterns x min(patterns - 1, 100).
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ def _post(url: str, token: str, body: bytes, timeout: float = 3600) -> dict[str,
 def measure_cache_rerun(
     models: Mapping[str, str] | None = None,
     *,
-    habits: int = 60,
+    habits: int = 12,
     days: int = 30,
     python: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
@@ -153,7 +157,7 @@ def measure_cache_rerun(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="write the figures here too")
-    parser.add_argument("--habits", type=int, default=60)
+    parser.add_argument("--habits", type=int, default=12)
     parser.add_argument("--days", type=int, default=30)
     for role in ("embed", "rerank", "classify"):
         parser.add_argument(
