@@ -10,7 +10,12 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from . import issues
 from .api import HomeIQClient
 from .const import LOGGER
-from .runtime import RuntimeInstallError, async_ensure_runtime, models_dir
+from .runtime import (
+    RuntimeInstallError,
+    async_ensure_runtime,
+    managed_unsupported_reason,
+    models_dir,
+)
 from .supervisor import SidecarSupervisor
 
 STATE_EXTERNAL = "external"
@@ -81,9 +86,15 @@ class Sidecar:
         """
         if self.supervisor is None:
             return
-        self.state = STATE_INSTALLING
-        issues.async_raise(self._hass, issues.ISSUE_RUNTIME_INSTALLING)
         try:
+            # The entry may come from a backup restored onto HA OS / Container (musl).
+            if reason := await self._hass.async_add_executor_job(managed_unsupported_reason):
+                raise RuntimeInstallError(  # noqa: TRY301 - one failure path for the user
+                    f"This system cannot run OpenVINO ({reason}). Run the HomeIQ sidecar"
+                    " container and reconfigure HomeIQ to External."
+                )
+            self.state = STATE_INSTALLING
+            issues.async_raise(self._hass, issues.ISSUE_RUNTIME_INSTALLING)
             python = await async_ensure_runtime(self._hass)
         except (RuntimeInstallError, OSError) as err:
             LOGGER.error("Could not create the HomeIQ sidecar runtime: %s", err)

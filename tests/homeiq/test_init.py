@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 import os
 from pathlib import Path
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_ON
@@ -271,3 +272,27 @@ async def test_runtime_venv_created_once_and_stamped(
     requirements.write_text("# changed\n")
     assert await runtime.async_ensure_runtime(hass) == python
     assert stamp.stat().st_mtime_ns != first  # a new requirements hash rebuilds it
+
+
+@pytest.mark.usefixtures("fast_supervisor")
+async def test_managed_entry_on_unsupported_platform(
+    hass: HomeAssistant,
+    config_dir: Path,
+    custom_integrations: None,
+    managed_config_entry: MockConfigEntry,
+) -> None:
+    """A managed entry on musl (e.g. a restored backup): no install, an issue that says why."""
+    managed_config_entry.add_to_hass(hass)
+    with patch(
+        "custom_components.homeiq.sidecar.managed_unsupported_reason",
+        return_value=runtime.UNSUPPORTED_MUSL,
+    ):
+        assert await hass.config_entries.async_setup(managed_config_entry.entry_id)
+        sidecar = managed_config_entry.runtime_data.sidecar
+        await wait_for(lambda: sidecar.state == STATE_INSTALL_FAILED)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "runtime_install_failed")
+    assert issue is not None
+    assert "container" in issue.translation_placeholders["error"]
+    assert sidecar.supervisor is not None
+    assert sidecar.supervisor.pid is None  # nothing was started
+    await hass.config_entries.async_unload(managed_config_entry.entry_id)
