@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
@@ -22,7 +24,7 @@ from .const import (
     DOMAIN,
     MODE_EXTERNAL,
 )
-from .coordinator import HomeIQCoordinator
+from .coordinator import STORAGE_VERSION, HomeIQCoordinator, storage_key
 from .services import async_setup_services
 from .sidecar import Sidecar
 
@@ -103,5 +105,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> b
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> None:
-    """Removing HomeIQ leaves no repair issue behind."""
+    """Removing HomeIQ leaves no repair issue and no stored results behind."""
     issues.async_clear(hass, *issues.ALL_ISSUES)
+    await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id)).async_remove()

@@ -52,6 +52,11 @@ HEALTH_INTERVAL = timedelta(seconds=60)
 MAX_PATTERNS = 200
 
 
+def storage_key(entry_id: str) -> str:
+    """The .storage file of an entry's results and decisions."""
+    return f"{DOMAIN}.{entry_id}"
+
+
 class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
     """Holds the latest analysis; never polls (daily schedule and on demand)."""
 
@@ -62,7 +67,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         super().__init__(hass, LOGGER, config_entry=entry, name=DOMAIN, update_interval=None)
         self.sidecar = sidecar
         self.store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
+            hass, STORAGE_VERSION, storage_key(entry.entry_id)
         )
         self.connected = False
         self.models: dict[str, dict[str, Any]] = {}

@@ -93,7 +93,11 @@ async def test_setup_restores_stored_results_without_analysis(
     assert last.state == "2026-11-20T03:00:00+00:00"
     assert last.attributes["events"] == 10
     assert not mock_config_entry.runtime_data.coordinator.analyzing
-    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+    # Removing the entry removes its stored results too.
+    assert await hass.config_entries.async_remove(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert await store.async_load() is None
 
 
 async def test_external_sidecar_down_keeps_entry_loaded(
