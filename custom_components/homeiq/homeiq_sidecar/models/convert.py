@@ -1,9 +1,10 @@
 """Conversion of a model into a cache entry: OpenVINO IR with 8-bit weights plus tokenizer IR.
 
 Two routes:
-- torch installed: optimum-intel exports the HF checkpoint to IR, then nncf compresses weights;
+- torch installed: optimum-intel exports the HF checkpoint to FP32 IR;
 - no torch: an ONNX file (from the model repo or a local path) goes through
-  ``openvino.convert_model`` and then the same nncf step.
+  ``openvino.convert_model``.
+Either way nncf then makes it INT8 (quantize.py: static where it pays, weight-only else).
 Tokenizers become IR with ``openvino_tokenizers.convert_tokenizer`` (needs ``transformers``,
 not torch). Everything heavy is imported inside the functions: this module is never imported
 on the runtime path.
@@ -11,6 +12,8 @@ on the runtime path.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 import importlib.util
 import json
 import logging
@@ -19,6 +22,7 @@ import re
 import shutil
 from typing import Any
 
+from . import quantize
 from .errors import ModelUnavailableError
 from .names import is_hub_id
 from .store import staging, write_manifest
@@ -60,16 +64,20 @@ def ir_names(role: str) -> tuple[str, ...]:
 def convert(role: str, source: str, final: Path, *, precision: str) -> dict[str, Any]:
     """Convert ``source`` for ``role`` into the cache entry ``final``; return its manifest."""
     model_dir, onnx_file, revision = _locate(role, source)
+    _require_tools(precision)
+    hf_tokenizer = _hf_tokenizer(model_dir)
+    max_length = min(_max_length(role, model_dir, hf_tokenizer), 512)
+    params = _params(role, model_dir)
     with staging(final) as tmp:
         if onnx_file is None and torch_available():
             route = "optimum-intel"
-            _export_with_optimum(role, model_dir, tmp, precision)
+            with _export_with_optimum(role, model_dir, tmp) as models:
+                methods = _save(role, models, tmp, precision, hf_tokenizer, max_length, params)
         else:
             route = "onnx"
-            onnx_paths = _onnx_paths(role, model_dir, onnx_file)
-            _convert_onnx(onnx_paths, tmp, precision)
-        _convert_tokenizer(role, model_dir, tmp)
-        params = _params(role, model_dir)
+            models = _convert_onnx(_onnx_paths(role, model_dir, onnx_file))
+            methods = _save(role, models, tmp, precision, hf_tokenizer, max_length, params)
+        _convert_tokenizer(role, hf_tokenizer, max_length, tmp)
         manifest = write_manifest(
             tmp,
             role=role,
@@ -78,9 +86,30 @@ def convert(role: str, source: str, final: Path, *, precision: str) -> dict[str,
             precision=precision,
             route=route,
             params=params,
+            quantization=_overall(methods),
+            quantization_files=methods,
         )
-    _LOGGER.info("Converted %s for %s via %s into %s", source, role, route, final)
+    _LOGGER.info(
+        "Converted %s for %s via %s (%s) into %s", source, role, route, _overall(methods), final
+    )
     return manifest
+
+
+def _require_tools(precision: str) -> None:
+    """Name every missing package at once, not one per attempt."""
+    needed = ["transformers"] + (["nncf"] if precision == "int8" else [])
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ModelUnavailableError(
+            f"Converting a model needs {' and '.join(missing)} (torch is not needed): "
+            "pip install -r requirements/convert.txt, or run scripts/download-models."
+        )
+
+
+def _overall(methods: dict[str, str]) -> str:
+    """static-int8 only when every IR of the entry is; else the weaker method."""
+    values = set(methods.values())
+    return values.pop() if len(values) == 1 else quantize.WEIGHTS
 
 
 def _locate(role: str, source: str) -> tuple[Path, Path | None, str | None]:
@@ -144,30 +173,41 @@ def _onnx_paths(role: str, model_dir: Path, onnx_file: Path | None) -> dict[str,
     return found
 
 
-def _compress_and_save(model: Any, target: Path, precision: str) -> None:
+def _save(  # noqa: PLR0917
+    role: str,
+    models: dict[str, Any],
+    tmp: Path,
+    precision: str,
+    hf_tokenizer: Any,
+    max_length: int,
+    params: dict[str, Any],
+) -> dict[str, str]:
+    """INT8 (static where it pays, see quantize.py) or FP32; save each IR; return the methods."""
     import openvino as ov
 
+    methods: dict[str, str] = {}
+    items: dict[str, list[dict[str, Any]]] = {}
     if precision == "int8":
-        try:
-            import nncf
-        except ImportError as err:
-            raise ModelUnavailableError(
-                "8-bit weight compression needs the nncf package (torch is not needed): "
-                "pip install nncf, or run scripts/download-models where it is installed."
-            ) from err
+        items = quantize.calibration_for(role, models, hf_tokenizer, max_length, params)
+    for ir_name, model in models.items():
+        out, methods[ir_name] = model, quantize.NONE
+        if precision == "int8":
+            out, methods[ir_name] = quantize.quantize(
+                f"{role}/{ir_name}", model, items.get(ir_name)
+            )
+        ov.save_model(out, str(tmp / f"{ir_name}.xml"), compress_to_fp16=False)
+    return methods
 
-        model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
-    ov.save_model(model, str(target), compress_to_fp16=False)
 
-
-def _convert_onnx(paths: dict[str, Path], tmp: Path, precision: str) -> None:
+def _convert_onnx(paths: dict[str, Path]) -> dict[str, Any]:
     import openvino as ov
 
-    for ir_name, onnx_path in paths.items():
-        _compress_and_save(ov.convert_model(str(onnx_path)), tmp / f"{ir_name}.xml", precision)
+    return {ir_name: ov.convert_model(str(onnx_path)) for ir_name, onnx_path in paths.items()}
 
 
-def _export_with_optimum(role: str, model_dir: Path, tmp: Path, precision: str) -> None:
+@contextmanager
+def _export_with_optimum(role: str, model_dir: Path, tmp: Path) -> Iterator[dict[str, Any]]:
+    """FP32 IR models from optimum-intel; the raw export is removed once they are saved."""
     import openvino as ov
     from optimum.exporters.openvino import main_export
 
@@ -181,29 +221,36 @@ def _export_with_optimum(role: str, model_dir: Path, tmp: Path, precision: str) 
         convert_tokenizer=False,
     )
     core = ov.Core()
+    models: dict[str, Any] = {}
     for ir_name in ir_names(role):
         xml = raw / f"{ir_name}.xml"
         if not xml.is_file():
             raise ModelUnavailableError(
                 f"optimum-intel did not produce {xml.name} for {model_dir}."
             )
-        _compress_and_save(core.read_model(str(xml)), tmp / xml.name, precision)
-    shutil.rmtree(raw)
-
-
-def _convert_tokenizer(role: str, model_dir: Path, tmp: Path) -> None:
-    import openvino as ov
-
+        models[ir_name] = core.read_model(str(xml))
     try:
-        from openvino_tokenizers import convert_tokenizer
+        yield models
+    finally:
+        models.clear()
+        shutil.rmtree(raw, ignore_errors=True)
+
+
+def _hf_tokenizer(model_dir: Path) -> Any:
+    try:
         import transformers
     except ImportError as err:
         raise ModelUnavailableError(
             "Converting a tokenizer needs the transformers package (torch is not needed): "
-            "pip install transformers, or run scripts/download-models."
+            "pip install -r requirements/convert.txt, or run scripts/download-models."
         ) from err
-    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
-    max_length = min(_max_length(role, model_dir, hf_tokenizer), 512)
+    return transformers.AutoTokenizer.from_pretrained(str(model_dir))
+
+
+def _convert_tokenizer(role: str, hf_tokenizer: Any, max_length: int, tmp: Path) -> None:
+    import openvino as ov
+    from openvino_tokenizers import convert_tokenizer
+
     inputs = 2 if role == "rerank" else 1
     ov_tokenizer = convert_tokenizer(
         hf_tokenizer, max_length=max_length, truncation=True, number_of_inputs=inputs

@@ -61,3 +61,18 @@ def ir_is_int8(xml_path: Path) -> bool:
 
     types = matmul_weight_types(ov.Core().read_model(str(xml_path)))
     return bool(types) and all(t in ("u8", "i8") for t in types.values())
+
+
+def activation_quantizers(model: Any) -> int:
+    """How many FakeQuantize ops quantize activations (their data input is not a Constant).
+
+    Static INT8 leaves one before each quantized MatMul input; weight-only INT8 leaves none.
+    """
+    count = 0
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "FakeQuantize":
+            continue
+        source = op.input(0).get_source_output().get_node()
+        if source.get_type_name() != "Constant":
+            count += 1
+    return count

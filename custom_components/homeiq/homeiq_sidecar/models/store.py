@@ -93,6 +93,8 @@ def write_manifest(
     precision: str,
     route: str,
     params: Mapping[str, Any],
+    quantization: str = "none",
+    quantization_files: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Describe every file in ``directory`` (size, sha256) and write manifest.json."""
     files = {
@@ -108,6 +110,9 @@ def write_manifest(
         "precision": precision,
         "route": route,
         "params": dict(params),
+        # "static-int8" (weights and activations), "weights-int8" or "none" (fp32).
+        "quantization": quantization,
+        "quantization_files": dict(quantization_files or {}),
         "files": files,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
