@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
 import json
+import logging
 import os
 from pathlib import Path
 import select
@@ -28,6 +29,10 @@ from custom_components.homeiq.const import (
     MODE_EXTERNAL,
     MODE_MANAGED,
 )
+
+# pytest-homeassistant-custom-component sets SQLAlchemy's engine logger to INFO at import, which
+# prints every recorder statement into the test output; the recorder's own logs are enough.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 from custom_components.homeiq.coordinator import STORAGE_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
