@@ -29,11 +29,11 @@ from custom_components.homeiq.const import (
     MODE_EXTERNAL,
     MODE_MANAGED,
 )
+from custom_components.homeiq.coordinator import STORAGE_VERSION
 
 # pytest-homeassistant-custom-component sets SQLAlchemy's engine logger to INFO at import, which
 # prints every recorder statement into the test output; the recorder's own logs are enough.
 logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-from custom_components.homeiq.coordinator import STORAGE_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO / "custom_components" / "homeiq"
