@@ -226,7 +226,9 @@ def run_load(args: argparse.Namespace, models: Mapping[str, str]) -> dict[str, A
 
         started = time.perf_counter()
         with RssSampler(sidecar) as seq_rss:
-            sequential = [(route, *sidecar.request("POST", route, body)[:2]) for route, body in plan]
+            sequential = [
+                (route, *sidecar.request("POST", route, body)[:2]) for route, body in plan
+            ]
         sequential_s = time.perf_counter() - started
         rss_after_sequential = sidecar.rss_mib()
 
@@ -269,13 +271,19 @@ def run_load(args: argparse.Namespace, models: Mapping[str, str]) -> dict[str, A
         "max_queue": args.max_queue,
         "clients": args.clients,
         "requests": args.requests,
-        "sequential": {"wall_s": round(sequential_s, 2), "routes": seq,
-                       "rss_peak_mib": round(seq_rss.peak, 1),
-                       "rss_after_mib": round(rss_after_sequential, 1)},  # fmt: skip
-        "concurrent": {"wall_s": round(concurrent_s, 2), "routes": conc,
-                       "rss_peak_mib": round(conc_rss.peak, 1),
-                       "rss_after_mib": round(rss_after, 1),
-                       "max_waiting_seen": max_waiting},  # fmt: skip
+        "sequential": {
+            "wall_s": round(sequential_s, 2),
+            "routes": seq,
+            "rss_peak_mib": round(seq_rss.peak, 1),
+            "rss_after_mib": round(rss_after_sequential, 1),
+        },
+        "concurrent": {
+            "wall_s": round(concurrent_s, 2),
+            "routes": conc,
+            "rss_peak_mib": round(conc_rss.peak, 1),
+            "rss_after_mib": round(rss_after, 1),
+            "max_waiting_seen": max_waiting,
+        },
         "ratios": ratios,
         "rss_before_mib": round(rss_before, 1),
         "server_errors_other_than_503": len(bad),
