@@ -197,6 +197,14 @@ def write_analyze_body(
         ]
     out.write(b'],"automation_context_ids":')
     out.write(_dumps(automation_ids).encode())
+    # Friendly names for the texts of the patterns (StateMachine.get is safe from a thread).
+    names = {
+        entity_id: state.name
+        for entity_id in entity_of.values()
+        if (state := hass.states.get(entity_id)) is not None and state.name != entity_id
+    }
+    out.write(b',"names":')
+    out.write(_dumps(names).encode())
     for key, value in extra.items():
         out.write(f",{json.dumps(key)}:".encode())
         out.write(_dumps(value).encode())

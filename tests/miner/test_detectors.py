@@ -242,3 +242,22 @@ def test_sparse_pair_counting_matches_dense(monkeypatch) -> None:
     # Force the many-keys path, folding its tables after every few lags.
     monkeypatch.setattr(pairs, "_DENSE_LIMIT", 50)
     assert mine(events, time_zone=TZ).patterns == dense
+
+
+def test_friendly_names_in_texts_ids_in_steps_and_actions() -> None:
+    names = {"binary_sensor.door": "Front door", "light.hall": "Hall light"}
+    plain = mine(_door_light_home(), time_zone=TZ).patterns
+    named = mine(_door_light_home(), time_zone=TZ, names=names).patterns
+    # Names change the words only: the same habits with the same ids and automations.
+    assert [p["id"] for p in named] == [p["id"] for p in plain]
+    pair = next(
+        p for p in named if _steps(p) == [("binary_sensor.door", "on"), ("light.hall", "on")]
+    )
+    assert pair["description"].startswith("Hall light turns on about ")
+    assert "after Front door turns on" in pair["description"]
+    assert "light.hall" not in pair["description"]
+    assert pair["suggestion"]["alias"] == "Front door on -> Hall light on"
+    assert pair["suggestion"]["description"] == pair["description"]
+    assert pair["suggestion"]["actions"] == [
+        {"action": "light.turn_on", "target": {"entity_id": "light.hall"}}
+    ]

@@ -226,6 +226,26 @@ async def test_analyze_falls_back_honestly(client: TestClient[Any, Any]) -> None
     assert {p["category"] for p in locks} == {"security"}
 
 
+async def test_analyze_uses_friendly_names(client: TestClient[Any, Any]) -> None:
+    rows = planted_home()
+    names = {"light.kitchen": "Kitchen ceiling"}
+    resp = await client.post(
+        "/v1/analyze",
+        json={"events": rows, "time_zone": TIME_ZONE, "names": names},
+        headers=AUTH,
+    )
+    assert resp.status == 200, await resp.text()
+    kitchen = [p for p in (await resp.json())["patterns"] if entities(p) == ["light.kitchen"]]
+    assert kitchen
+    assert kitchen[0]["description"].startswith("Kitchen ceiling ")
+    assert kitchen[0]["steps"][0]["entity_id"] == "light.kitchen"
+    # A names map that is not strings to strings is refused, not ignored.
+    resp = await client.post(
+        "/v1/analyze", json={"events": rows, "names": {"light.kitchen": 3}}, headers=AUTH
+    )
+    assert resp.status == 400
+
+
 async def test_analyze_empty_home(client: TestClient[Any, Any]) -> None:
     resp = await client.post("/v1/analyze", json={"events": []}, headers=AUTH)
     assert resp.status == 200, await resp.text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 import time
 from typing import Any
 
@@ -22,8 +22,12 @@ def mine(
     time_zone: str,
     config: MinerConfig | None = None,
     automation_context_ids: Collection[str] = (),
+    names: Mapping[str, str] | None = None,
 ) -> MiningResult:
-    """Detect time-of-day, trigger -> action and sequence habits in a stream of state changes."""
+    """Detect time-of-day, trigger -> action and sequence habits in a stream of state changes.
+
+    `names` maps entity ids to friendly names for the patterns' texts (ids stay the same).
+    """
     cfg = config or MinerConfig()
     zone = load_zone(time_zone)
     started = time.perf_counter()
@@ -35,7 +39,7 @@ def mine(
     pairs, index = detect_pairs(table, cfg)
     found += pairs
     found += detect_sequences(table, index, cfg)
-    patterns: list[dict[str, Any]] = [build_pattern(f, table, zone, cfg) for f in found]
+    patterns: list[dict[str, Any]] = [build_pattern(f, table, zone, cfg, names) for f in found]
     patterns.sort(key=lambda p: (-p["confidence"], -p["occurrences"], p["id"]))
     patterns = patterns[: cfg.max_patterns]
     stats: dict[str, Any] = {

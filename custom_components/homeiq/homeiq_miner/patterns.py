@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 import hashlib
 from typing import Any
@@ -58,9 +59,16 @@ def _iso(ts: float, zone: ZoneInfo) -> str:
 
 
 def build_pattern(
-    found: Found, table: EventTable, zone: ZoneInfo, cfg: MinerConfig
+    found: Found,
+    table: EventTable,
+    zone: ZoneInfo,
+    cfg: MinerConfig,
+    names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One pattern as JSON; `names` (entity id -> friendly name) make the texts readable."""
     steps = [table.key_label(k) for k in found.steps]
+    # Texts (description, alias) use friendly names; steps and the automation keep entity ids.
+    said = [((names or {}).get(e, e), s) for e, s in steps]
     automated = found.manual_share < cfg.min_manual_share
     occ = found.occurrence_ts
     pattern: dict[str, Any] = {
@@ -91,10 +99,10 @@ def build_pattern(
         pattern["weekdays"] = found.weekdays
         pattern["spread"] = {"time_std_min": round(found.spread_min or 0.0, 1)}
         pattern["description"] = (
-            f"{_became(entity_id, state)} around {hhmm} {_days_text(found.weekdays)}"
+            f"{_became(*said[0])} around {hhmm} {_days_text(found.weekdays)}"
             f" (seen on {found.days_seen} days)."
         )
-        alias = f"{entity_id} {state} at {hhmm}"
+        alias = f"{said[0][0]} {state} at {hhmm}"
         pattern["suggestion"] = time_suggestion(
             alias=alias,
             description=pattern["description"],
@@ -111,18 +119,18 @@ def build_pattern(
         if found.type == TRIGGER_ACTION:
             pattern["spread"] = {"delay_iqr_s": round(found.delay_spread_s or 0.0, 1)}
             pattern["description"] = (
-                f"{_became(*steps[1])} about {_duration(found.delay_s)} after"
-                f" {_became(*steps[0])} ({found.occurrences} times on {found.days_seen} days)."
+                f"{_became(*said[1])} about {_duration(found.delay_s)} after"
+                f" {_became(*said[0])} ({found.occurrences} times on {found.days_seen} days)."
             )
-            alias = f"{steps[0][0]} {steps[0][1]} -> {steps[1][0]} {steps[1][1]}"
+            alias = f"{said[0][0]} {said[0][1]} -> {said[1][0]} {said[1][1]}"
         else:
             assert found.type == SEQUENCE
             pattern["description"] = (
-                f"{_became(*steps[0])}, then {_became(*steps[1])}, then {_became(*steps[2])}"
+                f"{_became(*said[0])}, then {_became(*said[1])}, then {_became(*said[2])}"
                 f" within {_duration(found.delay_s)} ({found.occurrences} times on"
                 f" {found.days_seen} days)."
             )
-            alias = " -> ".join(f"{e} {s}" for e, s in steps)
+            alias = " -> ".join(f"{e} {s}" for e, s in said)
         pattern["suggestion"] = chain_suggestion(
             alias=alias,
             description=pattern["description"],

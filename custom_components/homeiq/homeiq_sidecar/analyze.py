@@ -44,6 +44,7 @@ def _mine(
     rows: list[Any],
     time_zone: str,
     automation_context_ids: list[str],
+    names: dict[str, str],
     config: homeiq_miner.MinerConfig,
 ) -> tuple[int, homeiq_miner.MiningResult]:
     events = events_from_rows(rows)
@@ -54,6 +55,7 @@ def _mine(
         time_zone=time_zone,
         config=config,
         automation_context_ids=automation_context_ids,
+        names=names,
     )
 
 
@@ -71,6 +73,7 @@ async def run_analysis(data: Any, *, backend: ModelBackend, cache: TextCache) ->
             request["events"],
             request["time_zone"],
             request["automation_context_ids"],
+            request["names"],
             config,
         )
     except (EventRowError, homeiq_miner.InputError) as err:

@@ -84,6 +84,10 @@ ANALYZE_SCHEMA = vol.Schema(
             [vol.All(str, vol.Length(max=128))]
         ),
         vol.Optional("time_zone", default="UTC"): _time_zone,
+        # Friendly names make descriptions readable (and better to embed); ids stay the keys.
+        vol.Optional("names", default=dict): {
+            vol.All(str, vol.Length(max=255)): vol.All(str, vol.Length(max=255))
+        },
         vol.Optional("options", default=dict): ANALYZE_OPTIONS_SCHEMA,
     }
 )
