@@ -42,8 +42,10 @@ class DemoEntity:
 
     @property
     def name(self) -> str:
-        # Template entities derive their entity id from the name's slug.
-        return self.object_id.replace("_", " ")
+        # Template entities derive their entity id from the name's slug, so the name is the
+        # object id in words ("Hallway lights"); the recording has no other names.
+        words = self.object_id.replace("_", " ")
+        return words[:1].upper() + words[1:]
 
 
 def read_log(path: Path) -> Iterator[tuple[float, str, str]]:
