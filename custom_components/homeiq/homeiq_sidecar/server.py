@@ -104,7 +104,10 @@ def auth_middleware(token: str | None) -> Middleware:
             scheme, _, given = header.partition(" ")
             # compare_digest: the time taken must not reveal how much of the token matched.
             if scheme.lower() != "bearer" or not hmac.compare_digest(
-                given.strip().encode("utf-8"), expected
+                # surrogateescape: aiohttp decodes non-UTF-8 header bytes that way; they must
+                # compare as bytes (unequal), not fail the request with a 500.
+                given.strip().encode("utf-8", "surrogateescape"),
+                expected,
             ):
                 raise ApiError(
                     401,
@@ -144,6 +147,9 @@ async def read_json(request: web.Request, limit: int) -> Any:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ApiError(400, "invalid_json", f"The body is not valid JSON: {err}.") from err
+    except RecursionError as err:
+        # json recurses per nesting level: 10^5 brackets exhaust the stack, which is bad input.
+        raise ApiError(400, "invalid_json", "The body is nested too deeply.") from err
 
 
 def check_model_name(app: web.Application, role: str, name: str | None) -> None:
