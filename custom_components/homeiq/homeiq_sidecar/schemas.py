@@ -20,8 +20,19 @@ MAX_TEXT_CHARS = 4096
 MAX_LABELS = 20
 
 
+def _unicode(value: str) -> str:
+    """Refuse lone surrogates: JSON's \\u escapes can carry them, but no tokenizer, SQLite
+    text or UTF-8 log line can, so they would fail deep inside a model as a 500."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise vol.Invalid("not valid Unicode (lone surrogate)") from err
+    return value
+
+
 def _time_zone(value: Any) -> str:
-    name = vol.All(str, vol.Length(min=1, max=64))(value)
+    name = vol.All(str, vol.Length(min=1, max=64), _unicode)(value)
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
@@ -35,11 +46,13 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
-TEXT = vol.All(str, vol.Length(min=1, max=MAX_TEXT_CHARS))
-LABEL = vol.All(str, vol.Length(min=1, max=64), vol.Match(r"\S", msg="labels may not be blank"))
+TEXT = vol.All(str, vol.Length(min=1, max=MAX_TEXT_CHARS), _unicode)
+LABEL = vol.All(
+    str, vol.Length(min=1, max=64), vol.Match(r"\S", msg="labels may not be blank"), _unicode
+)
 LABELS = vol.All([LABEL], vol.Length(min=2, max=MAX_LABELS), _unique)
 # A model may be named by role or by its configured source; anything else is refused later.
-MODEL_NAME = vol.All(str, vol.Length(min=1, max=200))
+MODEL_NAME = vol.All(str, vol.Length(min=1, max=200), _unicode)
 
 EMBED_SCHEMA = vol.Schema(
     {
@@ -81,12 +94,12 @@ ANALYZE_SCHEMA = vol.Schema(
     {
         vol.Required("events"): list,
         vol.Optional("automation_context_ids", default=list): vol.All(
-            [vol.All(str, vol.Length(max=128))]
+            [vol.All(str, vol.Length(max=128), _unicode)]
         ),
         vol.Optional("time_zone", default="UTC"): _time_zone,
         # Friendly names make descriptions readable (and better to embed); ids stay the keys.
         vol.Optional("names", default=dict): {
-            vol.All(str, vol.Length(max=255)): vol.All(str, vol.Length(max=255))
+            vol.All(str, vol.Length(max=255), _unicode): vol.All(str, vol.Length(max=255), _unicode)
         },
         vol.Optional("options", default=dict): ANALYZE_OPTIONS_SCHEMA,
     }
@@ -118,10 +131,14 @@ def events_from_rows(rows: Sequence[Any]) -> list[Event]:
                 raise TypeError  # noqa: TRY301
             if not isinstance(state, str):
                 raise TypeError  # noqa: TRY301
+            if not (entity_id.isascii() and state.isascii()):
+                # Both end up in descriptions that are tokenized: no lone surrogates.
+                entity_id.encode("utf-8")
+                state.encode("utf-8")
             extra = [_opt_str(v) for v in row[3:]]
             extra += [None] * (3 - len(extra))
             append(Event(float(ts), entity_id, state, extra[0], extra[1], extra[2]))
-        except TypeError as err:
+        except (TypeError, UnicodeEncodeError) as err:
             raise EventRowError(
                 f"events[{index}] must be [unix_ts, entity_id, state, context_id?, "
                 "context_parent_id?, context_user_id?] with a domain.object entity id"
