@@ -87,6 +87,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         proc.kill()
         pytest.fail("the demo did not stop within 90 s of Ctrl-C")
     assert proc.returncode == 0
+    # Ctrl-C stopped Home Assistant, and Home Assistant stopped its managed sidecar.
+    data_dir = str(config / "homeiq")
+    assert not [cmd for cmd in _command_lines() if "homeiq_sidecar" in cmd and data_dir in cmd], (
+        "the managed sidecar outlived Home Assistant"
+    )
+
+
+def _command_lines() -> list[str]:
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue  # the process ended while we looked
+    return lines
 
 
 def _api(info: dict[str, Any], path: str) -> Any:
@@ -107,6 +122,9 @@ def _login(page: Page, info: dict[str, Any]) -> None:
 
 def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any]) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    # The managed sidecar runs (the teardown checks that Ctrl-C stops it).
+    data_dir = str(demo["config"] / "homeiq")
+    assert [cmd for cmd in _command_lines() if "homeiq_sidecar" in cmd and data_dir in cmd]
     automations_before = {
         s["entity_id"]
         for s in _api(demo, "/api/states")
