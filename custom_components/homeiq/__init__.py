@@ -13,7 +13,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
-from . import issues
+from . import backup, issues
 from .card import async_register_card
 from .const import (
     CONF_MODE,
@@ -69,8 +69,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> bo
         on_change=sidecar_changed,
     )
     coordinator = HomeIQCoordinator(hass, entry, sidecar)
-    await coordinator.async_restore()
+    # Set before the first await: a reload leaves the entry without runtime data for no longer
+    # than it must.
     entry.runtime_data = HomeIQRuntimeData(mode=mode, sidecar=sidecar, coordinator=coordinator)
+    await coordinator.async_restore()
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.async_schedule()
@@ -108,3 +110,4 @@ async def async_remove_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> N
     """Removing HomeIQ leaves no repair issue and no stored results behind."""
     issues.async_clear(hass, *issues.ALL_ISSUES)
     await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id)).async_remove()
+    await hass.async_add_executor_job(backup.remove, backup.backup_path(hass, entry.entry_id))

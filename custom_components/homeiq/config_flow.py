@@ -80,6 +80,9 @@ EXTERNAL_SCHEMA = vol.Schema(
 
 async def validate_external(hass: HomeAssistant, url: str, token: str) -> str | None:
     """Check `/health` and one authenticated call; return an error key or None."""
+    if not token.strip():
+        # A sidecar reachable over the network must demand a token, even one started --no-auth.
+        return "token_required"
     client = HomeIQClient(async_get_clientsession(hass), url, token)
     try:
         await client.health()

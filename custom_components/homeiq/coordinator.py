@@ -17,8 +17,9 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
+from sqlalchemy.exc import SQLAlchemyError
 
-from . import issues
+from . import backup, issues
 from .api import (
     HomeIQApiError,
     HomeIQAuthError,
@@ -40,7 +41,7 @@ from .const import (
     STATUS_ACCEPTED,
     STATUS_DISMISSED,
 )
-from .data import HomeIQData
+from .data import Decision, HomeIQData
 from .history import async_build_selection, write_analyze_body
 from .sidecar import STATE_RUNNING, Sidecar
 
@@ -72,6 +73,8 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         self.connected = False
         self.models: dict[str, dict[str, Any]] = {}
         self._analysis: asyncio.Task[HomeIQData] | None = None
+        self._backup_path = backup.backup_path(hass, entry.entry_id)
+        self.save_failed = False
         self.data = HomeIQData()
 
     @property
@@ -90,8 +93,32 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         return self._analysis is not None and not self._analysis.done()
 
     async def async_restore(self) -> None:
-        """Show the stored results at once: no analysis during setup."""
+        """Show the stored results at once: no analysis during setup.
+
+        Decisions missing from the results file (HA moved a corrupt one aside, or it was lost)
+        come back from their backup copy, and a repair issue says what happened.
+        """
         self.data = HomeIQData.from_store(await self.store.async_load())
+        copied = await self.hass.async_add_executor_job(backup.read_decisions, self._backup_path)
+        recovered = {
+            pid: Decision(
+                status=str(value["status"]),
+                signature=str(value["signature"]),
+                at=str(value["at"]),
+                automation_id=value.get("automation_id"),
+            )
+            for pid, value in copied.items()
+            if pid not in self.data.decisions
+        }
+        if recovered:
+            LOGGER.warning(
+                "HomeIQ's stored results were missing or unreadable; recovered %s accepted or"
+                " dismissed suggestions from %s. Patterns come back with the next analysis",
+                len(recovered), self._backup_path,
+            )  # fmt: skip
+            self.data.decisions.update(recovered)
+            issues.async_raise(self.hass, issues.ISSUE_RESULTS_RECOVERED, count=str(len(recovered)))
+            await self._async_persist(self.data)
 
     async def _async_update_data(self) -> HomeIQData:
         # Analyses are started explicitly (async_analyze); a refresh just republishes.
@@ -120,6 +147,9 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             LOGGER.warning("Scheduled HomeIQ analysis failed: %s", err)
 
     async def _check_health(self, _now: datetime | None = None) -> None:
+        if self.save_failed:
+            # Disk full earlier: retry, so decisions reach the disk without a new change.
+            await self._async_persist(self.data)
         await self.async_check_sidecar()
 
     async def async_check_sidecar(self) -> bool:
@@ -255,6 +285,15 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             )
             await self.hass.async_add_executor_job(body.seek, 0)
             result = await client.analyze(body)
+        except (SQLAlchemyError, OSError) as err:
+            # A locked or busy database (backup, purge, another program) or a full disk for
+            # the body: nothing is lost, the next run reads again.
+            LOGGER.warning("HomeIQ could not read the recorder's history: %s", err)
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="history_failed",
+                translation_placeholders={"error": str(err).splitlines()[0][:300]},
+            ) from err
         except HomeIQAuthError as err:
             self._set_connected(False, str(err))
             self._async_auth_failed()
@@ -293,14 +332,43 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             "HomeIQ analysed %s state changes of %s entities in %.1f s: %s patterns",
             stats.events, stats.entities, data.duration_s or 0.0, len(data.patterns),
         )  # fmt: skip
-        await self.store.async_save(data.to_store())
+        issues.async_clear(self.hass, issues.ISSUE_RESULTS_RECOVERED)
+        await self._async_persist(data)
         self.async_set_updated_data(data)
         return data
 
     async def async_save(self) -> None:
         """Persist decisions (atomic write) and tell the entities."""
-        await self.store.async_save(self.data.to_store())
+        await self._async_persist(self.data)
         self.async_update_listeners()
+
+    async def _async_persist(self, data: HomeIQData) -> None:
+        """Write the results file and the decisions' backup copy.
+
+        Store logs a failed write and carries on; the copy's write raises, so a full disk is
+        noticed here: the decisions stay in memory, a repair issue says so, and the health
+        check retries until a save succeeds.
+        """
+        await self.store.async_save(data.to_store())
+        decisions = {pid: d.as_dict() for pid, d in data.decisions.items()}
+        try:
+            await self.hass.async_add_executor_job(
+                backup.write_decisions, self._backup_path, decisions
+            )
+        except HomeAssistantError as err:
+            if not self.save_failed:
+                LOGGER.error(
+                    "HomeIQ could not save its results and decisions (%s). Free disk space in"
+                    " the config folder; they are kept in memory and saved again automatically",
+                    err,
+                )
+            self.save_failed = True
+            issues.async_raise(self.hass, issues.ISSUE_SAVE_FAILED, error=str(err)[:500])
+            return
+        if self.save_failed:
+            LOGGER.info("HomeIQ saved its results and decisions again")
+        self.save_failed = False
+        issues.async_clear(self.hass, issues.ISSUE_SAVE_FAILED)
 
     def _suggested(self, pattern_id: str) -> dict[str, Any]:
         pattern = self.data.pattern(pattern_id)
