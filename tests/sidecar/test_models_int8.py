@@ -7,7 +7,12 @@ from pathlib import Path
 import openvino as ov
 import pytest
 
-from homeiq_sidecar.models.irinfo import activation_quantizers, ir_is_int8, matmul_weight_types
+from homeiq_sidecar.models.irinfo import (
+    activation_quantizers,
+    ir_is_int8,
+    matmul_weight_types,
+    table_weight_types,
+)
 from homeiq_sidecar.models.store import read_manifest
 from tests.export.tiny_models import cached_entry, ensure_tiny_models
 
@@ -29,7 +34,13 @@ def test_tiny_entries_have_8bit_matmul_weights(built: Path, role: str) -> None:
     ]
     assert model_files
     for name in model_files:
-        types = matmul_weight_types(ov.Core().read_model(str(entry / name)))
+        model = ov.Core().read_model(str(entry / name))
+        if name.endswith("_embeddings.xml"):  # the static route's split-off token table
+            tables = table_weight_types(model, min_rows=100)  # the tiny vocabulary has 320
+            assert len(tables) == 1, tables
+            assert set(tables.values()) <= {"u8", "i8"}, tables
+            continue
+        types = matmul_weight_types(model)
         # Every linear layer of the architecture, not just one: 2 layers x (q, k, v, out, ffn x2).
         assert len(types) >= 12, types
         assert set(types.values()) <= {"u8", "i8"}, types
@@ -56,11 +67,18 @@ def test_static_entries_quantize_activations(built: Path, role: str) -> None:
     assert manifest["quantization"] == (overall.pop() if len(overall) == 1 else "weights-int8")
     for ir_name, method in manifest["quantization_files"].items():
         quantizers = activation_quantizers(ov.Core().read_model(str(entry / f"{ir_name}.xml")))
+        split = entry / f"{ir_name}_embeddings.xml"
         if method == "static-int8":
             # Inputs of every linear layer: 2 layers x (q/k/v shared, out, ffn x2) at least.
             assert quantizers >= 8, (ir_name, quantizers)
+            # The token table lives in its own weight-only IR (no activation quantizers), so the
+            # CPU plugin cannot unpack it to f32 while compiling the quantized body.
+            assert activation_quantizers(ov.Core().read_model(str(split))) == 0
+            body = ov.Core().read_model(str(entry / f"{ir_name}.xml"))
+            assert not table_weight_types(body, min_rows=300)  # vocabulary 320, positions 130
         else:
             assert quantizers == 0, (ir_name, quantizers)
+            assert not split.exists()
 
 
 def test_real_minilm_entry_is_int8_and_small(built: Path) -> None:

@@ -190,12 +190,13 @@ def _save(  # noqa: PLR0917
     if precision == "int8":
         items = quantize.calibration_for(role, models, hf_tokenizer, max_length, params)
     for ir_name, model in models.items():
-        out, methods[ir_name] = model, quantize.NONE
+        parts, methods[ir_name] = {"": model}, quantize.NONE
         if precision == "int8":
-            out, methods[ir_name] = quantize.quantize(
+            parts, methods[ir_name] = quantize.quantize(
                 f"{role}/{ir_name}", model, items.get(ir_name)
             )
-        ov.save_model(out, str(tmp / f"{ir_name}.xml"), compress_to_fp16=False)
+        for suffix, part in parts.items():
+            ov.save_model(part, str(tmp / f"{ir_name}{suffix}.xml"), compress_to_fp16=False)
     return methods
 
 

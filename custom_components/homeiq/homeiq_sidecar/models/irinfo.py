@@ -50,16 +50,38 @@ def matmul_weight_types(model: Any) -> dict[str, str]:
     return result
 
 
+def table_weight_types(model: Any, *, min_rows: int = 1000) -> dict[str, str]:
+    """Map each Gather that reads a vocabulary-sized constant table to its stored type.
+
+    Position and relative-bias tables (hundreds of rows) are left out: they are not where the
+    size is, and the static route leaves them in float.
+    """
+    result: dict[str, str] = {}
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "Gather":
+            continue
+        source = op.input(0).get_source_output()
+        if len(source.get_partial_shape()) != 2 or not source.get_partial_shape().is_static:
+            continue
+        if source.get_partial_shape()[0].get_length() < min_rows:
+            continue
+        types = _weight_constant_types(source.get_node())
+        if types:
+            result[op.get_friendly_name()] = _stored_type(types)
+    return result
+
+
 def _stored_type(types: list[str]) -> str:
     eight_bit = [t for t in types if t in ("u8", "i8")]
     return eight_bit[0] if eight_bit else types[0]
 
 
 def ir_is_int8(xml_path: Path) -> bool:
-    """True when every weight-bearing MatMul in the IR stores its weight as u8/i8."""
+    """True when every weight-bearing MatMul and vocabulary table in the IR is stored as u8/i8."""
     import openvino as ov
 
-    types = matmul_weight_types(ov.Core().read_model(str(xml_path)))
+    model = ov.Core().read_model(str(xml_path))
+    types = {**matmul_weight_types(model), **table_weight_types(model)}
     return bool(types) and all(t in ("u8", "i8") for t in types.values())
 
 

@@ -18,6 +18,10 @@ import openvino_tokenizers  # noqa: F401  # registers the tokenizer ops with Ope
 
 from .results import ClassifyResult
 
+# Kept in step with quantize.py (not imported from there: it is conversion-only code).
+EMBEDDINGS = "_embeddings"
+EMBEDS_INPUT = "inputs_embeds"
+
 EMBED_BATCH = 32
 RERANK_BATCH = 16
 CLASSIFY_BATCH = 8  # patterns per decoder pass: rows = patterns x labels, logits are vocab-wide
@@ -101,6 +105,10 @@ class RerankRunner(_Runner):
     def __init__(self, core: ov.Core, directory: Path, config: Mapping[str, Any]) -> None:
         super().__init__(core, directory, config)
         self.model = self._compile("openvino_model")
+        # Static INT8 entries keep the token-embedding table in an IR of its own (see
+        # quantize.split_embeddings); its output feeds the model's inputs_embeds.
+        split = directory / f"openvino_model{EMBEDDINGS}.xml"
+        self.embeddings = self._compile(split.stem) if split.is_file() else None
         self.last_batch_shapes: list[tuple[int, int]] = []
 
     def rerank(self, query: str, documents: Sequence[str]) -> FloatArray:
@@ -110,11 +118,13 @@ class RerankRunner(_Runner):
             for batch in _by_length(documents, RERANK_BATCH):
                 ids, mask = self._tokenize([query] * len(batch), [documents[i] for i in batch])
                 shapes.append((int(ids.shape[0]), int(ids.shape[1])))
-                inputs = {
+                inputs: dict[str, npt.NDArray[Any]] = {
                     "input_ids": ids,
                     "attention_mask": mask,
                     "token_type_ids": np.zeros_like(ids),
                 }
+                if self.embeddings is not None:
+                    inputs[EMBEDS_INPUT] = self.embeddings({"input_ids": ids})[0]
                 logits = np.asarray(self.model(_feed(self.model, inputs))[0], dtype=np.float32)
                 scores[batch] = _relevance(logits)
         self.last_batch_shapes = shapes
@@ -132,6 +142,27 @@ def _relevance(logits: FloatArray) -> FloatArray:
     return probability
 
 
+def _label_scoring(decoder: ov.Model) -> ov.Model:
+    """The decoder plus log-softmax and a gather of each row's target tokens, in the graph.
+
+    Only (rows, label tokens) floats leave the model instead of vocab-wide logits, and the
+    normalisation over the vocabulary runs in OpenVINO's threads rather than in numpy.
+    """
+    from openvino import opset13 as ops
+
+    target = ops.parameter([-1, -1], ov.Type.i64, name=TARGET_INPUT)
+    target.output(0).get_tensor().set_names({TARGET_INPUT})
+    logits = decoder.get_results()[0].input_value(0)  # the op feeding the Result, not the Result
+    log_probs = ops.log_softmax(logits, -1)
+    picked = ops.gather_elements(log_probs, ops.unsqueeze(target, np.int64(2)), 2)
+    scores = ops.squeeze(picked, np.int64(2))
+    scores.output(0).get_tensor().set_names({"label_log_probs"})
+    return ov.Model([scores.output(0)], [*decoder.get_parameters(), target], "label_scores")
+
+
+TARGET_INPUT = "target_ids"
+
+
 class ClassifyRunner(_Runner):
     """Zero-shot labels from a seq2seq model by the likelihood of each label as the answer."""
 
@@ -140,9 +171,12 @@ class ClassifyRunner(_Runner):
     ) -> None:
         super().__init__(core, directory, config)
         self.encoder = self._compile("openvino_encoder_model")
-        self.decoder = self._compile("openvino_decoder_model")
+        decoder = core.read_model(str(directory / "openvino_decoder_model.xml"))
+        self.decoder = core.compile_model(_label_scoring(decoder), "CPU", self._config)
         self._start = int(params.get("decoder_start_token_id", 0))
         self._pad = int(params.get("pad_token_id", 0))
+        # Label token ids per label list: tokenized once, not on every call.
+        self._labels: dict[tuple[str, ...], tuple[IntArray, IntArray]] = {}
 
     def classify(
         self, texts: Sequence[str], categories: Sequence[str], priorities: Sequence[str]
@@ -186,8 +220,10 @@ class ClassifyRunner(_Runner):
         return results
 
     def _label_tokens(self, options: Sequence[str]) -> tuple[IntArray, IntArray]:
-        ids, mask = self._tokenize(list(options))
-        return ids, mask
+        key = tuple(options)
+        if key not in self._labels:
+            self._labels[key] = self._tokenize(list(options))
+        return self._labels[key]
 
     def _score(
         self,
@@ -197,45 +233,41 @@ class ClassifyRunner(_Runner):
         n_texts: int,
     ) -> list[FloatArray]:
         """Teacher-forced label likelihoods for every (row, label) in one decoder pass."""
-        rows: list[int] = []
-        targets: list[IntArray] = []
-        target_masks: list[IntArray] = []
         width = max(ids.shape[1] for ids, _ in labels)
-        for text in range(n_texts):
-            for question, (ids, mask) in enumerate(labels):
-                for label in range(ids.shape[0]):
-                    rows.append(text * len(labels) + question)
-                    targets.append(
-                        np.pad(ids[label], (0, width - ids.shape[1]), constant_values=self._pad)
-                    )
-                    target_masks.append(np.pad(mask[label], (0, width - ids.shape[1])))
-        target = np.stack(targets)
-        target_mask = np.stack(target_masks).astype(np.float32)
+        # Label rows of one text, both questions; the same block repeats for every text.
+        block_ids = np.concatenate(
+            [np.pad(ids, ((0, 0), (0, width - ids.shape[1])), constant_values=self._pad)
+             for ids, _ in labels]
+        )  # fmt: skip
+        block_mask = np.concatenate(
+            [np.pad(mask, ((0, 0), (0, width - mask.shape[1]))) for _, mask in labels]
+        ).astype(np.float32)
+        block_rows = np.concatenate(
+            [np.full(ids.shape[0], question) for question, (ids, _) in enumerate(labels)]
+        )
+        rows = (np.arange(n_texts)[:, None] * len(labels) + block_rows[None, :]).reshape(-1)
+        target = np.tile(block_ids, (n_texts, 1))
+        target_mask = np.tile(block_mask, (n_texts, 1))
         # Shift right: the decoder sees the start token then the label, predicting each next token.
         decoder_ids = np.concatenate(
             [np.full((len(rows), 1), self._start, dtype=np.int64), target[:, :-1]], axis=1
         )
-        index = np.asarray(rows)
         inputs = {
             "input_ids": decoder_ids,
-            "encoder_hidden_states": states[index],
-            "encoder_attention_mask": enc_mask[index],
+            "encoder_hidden_states": states[rows],
+            "encoder_attention_mask": enc_mask[rows],
             "decoder_input_ids": decoder_ids,
+            TARGET_INPUT: target,
         }
-        logits = np.asarray(self.decoder(_feed(self.decoder, inputs))[0], dtype=np.float32)
-        logits -= logits.max(axis=-1, keepdims=True)
-        log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
-        picked = np.take_along_axis(log_probs, target[:, :, None], axis=-1)[:, :, 0]
+        picked = np.asarray(self.decoder(_feed(self.decoder, inputs))[0], dtype=np.float32)
         # Mean log-prob per label token: a sum would favour labels that tokenise short.
         per_label = (picked * target_mask).sum(axis=1) / np.maximum(target_mask.sum(axis=1), 1.0)
-        out: list[FloatArray] = [
-            np.zeros((n_texts, ids.shape[0]), dtype=np.float32) for ids, _ in labels
-        ]
-        cursor = 0
-        for text in range(n_texts):
-            for question, (ids, _) in enumerate(labels):
-                values = per_label[cursor : cursor + ids.shape[0]]
-                cursor += ids.shape[0]
-                exp = np.exp(values - values.max())
-                out[question][text] = exp / exp.sum()
+        per_text = per_label.reshape(n_texts, -1)
+        out: list[FloatArray] = []
+        offset = 0
+        for ids, _ in labels:
+            values = per_text[:, offset : offset + ids.shape[0]]
+            offset += ids.shape[0]
+            exp = np.exp(values - values.max(axis=1, keepdims=True))
+            out.append((exp / exp.sum(axis=1, keepdims=True)).astype(np.float32))
         return out
