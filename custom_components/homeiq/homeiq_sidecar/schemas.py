@@ -31,6 +31,14 @@ def _unicode(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    """Refuse NUL: no home's text has one, and a (query, document) pair of NULs tokenizes to
+    an empty pair that the reranker fails on (a 500 otherwise)."""
+    if "\x00" in value:
+        raise vol.Invalid("may not contain NUL characters")
+    return value
+
+
 def _time_zone(value: Any) -> str:
     name = vol.All(str, vol.Length(min=1, max=64), _unicode)(value)
     try:
@@ -46,9 +54,13 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
-TEXT = vol.All(str, vol.Length(min=1, max=MAX_TEXT_CHARS), _unicode)
+TEXT = vol.All(str, vol.Length(min=1, max=MAX_TEXT_CHARS), _unicode, _no_nul)
 LABEL = vol.All(
-    str, vol.Length(min=1, max=64), vol.Match(r"\S", msg="labels may not be blank"), _unicode
+    str,
+    vol.Length(min=1, max=64),
+    vol.Match(r"\S", msg="labels may not be blank"),
+    _unicode,
+    _no_nul,
 )
 LABELS = vol.All([LABEL], vol.Length(min=2, max=MAX_LABELS), _unique)
 # A model may be named by role or by its configured source; anything else is refused later.
