@@ -40,22 +40,18 @@ if TYPE_CHECKING:
     from .coordinator import HomeIQCoordinator
     from .data import HomeIQData
 
-# Loose schemas: value checks happen below, so that errors are translated for the user.
-ENTRY_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
+# The schemas take any value: each is checked below, so that every bad value gets a translated
+# ServiceValidationError rather than voluptuous' untranslated error (found by fuzzing).
+ANY = object
+ENTRY_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): ANY})
 ANALYZE_SCHEMA = ENTRY_SCHEMA.extend(
-    {
-        vol.Optional(ATTR_LOOKBACK_DAYS): vol.Any(int, float, str),
-        vol.Optional(ATTR_ENTITY_ID): vol.Any(cv.string, [cv.string]),
-    }
+    {vol.Optional(ATTR_LOOKBACK_DAYS): ANY, vol.Optional(ATTR_ENTITY_ID): ANY}
 )
-GET_SCHEMA = ENTRY_SCHEMA.extend({vol.Optional(ATTR_STATUS): cv.string})
+GET_SCHEMA = ENTRY_SCHEMA.extend({vol.Optional(ATTR_STATUS): ANY})
 ACCEPT_SCHEMA = ENTRY_SCHEMA.extend(
-    {
-        vol.Required(ATTR_SUGGESTION_ID): cv.string,
-        vol.Optional(ATTR_ENABLED, default=True): cv.boolean,
-    }
+    {vol.Required(ATTR_SUGGESTION_ID): ANY, vol.Optional(ATTR_ENABLED, default=True): ANY}
 )
-DISMISS_SCHEMA = ENTRY_SCHEMA.extend({vol.Required(ATTR_SUGGESTION_ID): cv.string})
+DISMISS_SCHEMA = ENTRY_SCHEMA.extend({vol.Required(ATTR_SUGGESTION_ID): ANY})
 STATUSES = (STATUS_NEW, STATUS_ACCEPTED, STATUS_DISMISSED, "all")
 
 
@@ -67,11 +63,19 @@ def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
     )
 
 
+def _shown(value: Any) -> str:
+    """A bad value as the error message shows it (bounded: it may be anything)."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 100 else f"{text[:100]}..."
+
+
 def _coordinator(call: ServiceCall) -> HomeIQCoordinator:
     entry_id = call.data[ATTR_CONFIG_ENTRY_ID]
-    entry: HomeIQConfigEntry | None = call.hass.config_entries.async_get_entry(entry_id)
+    entry: HomeIQConfigEntry | None = (
+        call.hass.config_entries.async_get_entry(entry_id) if isinstance(entry_id, str) else None
+    )
     if entry is None or entry.domain != DOMAIN:
-        raise _invalid("invalid_config_entry", config_entry_id=entry_id)
+        raise _invalid("invalid_config_entry", config_entry_id=_shown(entry_id))
     if entry.state is not ConfigEntryState.LOADED:
         raise _invalid("entry_not_loaded", title=entry.title)
     return entry.runtime_data.coordinator
@@ -80,19 +84,24 @@ def _coordinator(call: ServiceCall) -> HomeIQCoordinator:
 def _lookback(value: Any) -> int | None:
     if value is None:
         return None
-    try:
+    days: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        days = value
+    elif isinstance(value, float) and value.is_integer():
+        days = int(value)  # the UI's number selector sends 7.0
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         days = int(value)
-    except (TypeError, ValueError):
-        days = 0
-    if (days != value and str(days) != str(value)) or not 1 <= days <= MAX_LOOKBACK_DAYS:
-        raise _invalid("invalid_lookback_days", value=str(value), max=str(MAX_LOOKBACK_DAYS))
+    if days is None or not 1 <= days <= MAX_LOOKBACK_DAYS:
+        raise _invalid("invalid_lookback_days", value=_shown(value), max=str(MAX_LOOKBACK_DAYS))
     return days
 
 
 def _entities(hass: HomeAssistant, value: Any) -> list[str] | None:
     if value is None:
         return None
-    wanted = [value] if isinstance(value, str) else list(value)
+    wanted = [value] if isinstance(value, str) else value
+    if not isinstance(wanted, list) or not all(isinstance(e, str) for e in wanted):
+        raise _invalid("unknown_entities", entity_ids=_shown(value))
     registry = er.async_get(hass)
     unknown = [
         e
@@ -100,8 +109,22 @@ def _entities(hass: HomeAssistant, value: Any) -> list[str] | None:
         if not valid_entity_id(e) or (hass.states.get(e) is None and registry.async_get(e) is None)
     ]
     if unknown or not wanted:
-        raise _invalid("unknown_entities", entity_ids=", ".join(unknown) or "-")
+        raise _invalid("unknown_entities", entity_ids=_shown(", ".join(unknown)) or "-")
     return wanted
+
+
+def _suggestion_id(call: ServiceCall) -> str:
+    value = call.data[ATTR_SUGGESTION_ID]
+    if not isinstance(value, str):
+        raise _invalid("unknown_suggestion", suggestion_id=_shown(value))
+    return value
+
+
+def _enabled(value: Any) -> bool:
+    try:
+        return bool(cv.boolean(value))
+    except (vol.Invalid, TypeError) as err:
+        raise _invalid("invalid_enabled", value=_shown(value)) from err
 
 
 def _pattern_json(data: HomeIQData, pattern: dict[str, Any]) -> dict[str, Any]:
@@ -140,8 +163,8 @@ async def _analyze(call: ServiceCall) -> ServiceResponse:
 async def _get_suggestions(call: ServiceCall) -> ServiceResponse:
     coordinator = _coordinator(call)
     status = call.data.get(ATTR_STATUS, STATUS_NEW)
-    if status not in STATUSES:
-        raise _invalid("invalid_status", value=str(status), allowed=", ".join(STATUSES))
+    if not isinstance(status, str) or status not in STATUSES:
+        raise _invalid("invalid_status", value=_shown(status), allowed=", ".join(STATUSES))
     data = coordinator.data
     found = data.suggestions(None if status == "all" else status)
     if status == STATUS_NEW:
@@ -151,15 +174,16 @@ async def _get_suggestions(call: ServiceCall) -> ServiceResponse:
 
 async def _accept(call: ServiceCall) -> ServiceResponse:
     coordinator = _coordinator(call)
+    suggestion_id = _suggestion_id(call)
     automation_id = await coordinator.async_accept(
-        call.data[ATTR_SUGGESTION_ID], enabled=call.data[ATTR_ENABLED]
+        suggestion_id, enabled=_enabled(call.data[ATTR_ENABLED])
     )
     return {"automation_id": automation_id} if call.return_response else None
 
 
 async def _dismiss(call: ServiceCall) -> None:
     coordinator = _coordinator(call)
-    await coordinator.async_dismiss(call.data[ATTR_SUGGESTION_ID])
+    await coordinator.async_dismiss(_suggestion_id(call))
 
 
 @callback
