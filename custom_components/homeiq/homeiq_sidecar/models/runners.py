@@ -22,8 +22,8 @@ from .results import ClassifyResult
 EMBEDDINGS = "_embeddings"
 EMBEDS_INPUT = "inputs_embeds"
 
-EMBED_BATCH = 32
-RERANK_BATCH = 16
+EMBED_BATCH = 64  # measured: 64 cut CPU time ~15% vs 32 on 1000 descriptions; 128 no better
+RERANK_BATCH = 32  # measured: 32 cut CPU time ~20% vs 16 on 100 habit pairs
 CLASSIFY_BATCH = 8  # patterns per decoder pass: rows = patterns x labels, logits are vocab-wide
 
 CATEGORY_PROMPT = (
