@@ -108,8 +108,8 @@ def test_damaged_model_cache_falls_back_then_recovers(tmp_path: Path, damage: An
 def test_bit_flipped_weights_same_size(tmp_path: Path) -> None:
     """Same size, different bytes (disk corruption): only the hashes can tell.
 
-    The start-up check compares sizes only (hashing 400 MB on every start is slow); this pins
-    what happens then: the model still loads and answers, with shifted vectors. Documented in
+    The start-up check compares sizes only (hashing 400 MB on every start is slow). Observed:
+    the load then fails (503); this pins that it is never a 500 or a crash. Documented in
     docs/reliability.md; `read_manifest(verify_hashes=True)` is the tool that finds it.
     """
     data = tmp_path / "data"
