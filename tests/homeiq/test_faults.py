@@ -404,3 +404,16 @@ async def test_restart_during_analysis(
     assert restored.decisions[HABIT_ID].status == "dismissed"
     await analyze(hass, entry)  # and the next run works
     assert stored_decisions(config_dir, entry) == {HABIT_ID: "dismissed"}
+
+
+async def test_removing_the_entry_removes_the_copy(
+    hass: HomeAssistant, config_dir: Path, with_decision: MockConfigEntry
+) -> None:
+    """The decisions' copy leaves with the entry: a new entry starts clean."""
+    entry = with_decision
+    copy = results_file(config_dir, entry).with_name(f"{DOMAIN}.{entry.entry_id}.decisions")
+    assert copy.exists()
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not copy.exists()
+    assert not results_file(config_dir, entry).exists()
