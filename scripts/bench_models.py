@@ -219,17 +219,35 @@ def torch_baseline(sources: dict[str, str], texts: list[str]) -> dict[str, float
             )
 
     classify_s = timed(classify, 5)
+    prompt = CATEGORY_PROMPT.format(options=", ".join(CATEGORIES), text=texts[1])
+    lengths = {
+        "description_tokens": _spread([len(st.tokenizer(t)["input_ids"]) for t in texts]),
+        "rerank_pair_tokens": _spread(
+            [len(tok(texts[0], d, truncation=True)["input_ids"]) for d in docs]
+        ),
+        "classify_prompt_tokens": len(t5tok(prompt)["input_ids"]),
+    }
     return {
+        "token_lengths": lengths,  # type: ignore[dict-item]
         "embed_1000_s": embed_s,
         "rerank_100_ms": rerank_s * 1000,
         "classify_ms": classify_s * 1000,
     }
 
 
+def _spread(values: list[int]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "median": float(statistics.median(ordered)),
+        "p90": float(ordered[int(0.9 * (len(ordered) - 1))]),
+        "max": float(ordered[-1]),
+    }
+
+
 # -- OpenVINO INT8 in the torch-free runtime -------------------------------------------
 
 _RUNTIME_SCRIPT = r"""
-import asyncio, json, resource, statistics, sys, time
+import asyncio, json, os, resource, statistics, sys, time
 from pathlib import Path
 from homeiq_sidecar.models import ModelManager
 
@@ -242,22 +260,28 @@ async def main():
         await manager.ensure_loaded(role)
     load_s = time.perf_counter() - started
     await manager.embed(texts[:32])
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), sum(os.times()[:2])
     await manager.embed(texts[:1000])
     embed_s = time.perf_counter() - started
-    async def median(fn, n):
+    embed_cpu_s = sum(os.times()[:2]) - cpu0
+    cpu = lambda: sum(os.times()[:2])  # process CPU time: what the work costs, load or not
+    cpu_s = {}
+    async def median(name, fn, n):
         await fn()
-        runs = []
+        runs, cpus = [], []
         for _ in range(n):
-            t = time.perf_counter(); await fn(); runs.append(time.perf_counter() - t)
+            t, c = time.perf_counter(), cpu(); await fn()
+            runs.append(time.perf_counter() - t); cpus.append(cpu() - c)
+        cpu_s[name] = statistics.median(cpus)
         return statistics.median(runs)
-    rerank_s = await median(lambda: manager.rerank(texts[0], texts[:100]), 3)
-    classify_s = await median(lambda: manager.classify([texts[1]]), 5)
+    rerank_s = await median("rerank_100", lambda: manager.rerank(texts[0], texts[:100]), 5)
+    classify_s = await median("classify", lambda: manager.classify([texts[1]]), 9)
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers", "optimum"))
     await manager.close()
     print(json.dumps({"load_from_cache_s": load_s, "embed_1000_s": embed_s,
         "rerank_100_ms": rerank_s * 1000, "classify_ms": classify_s * 1000,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cpu_s": {"embed_1000": embed_cpu_s, **cpu_s},
         "heavy_modules": heavy}))
 
 asyncio.run(main())
@@ -279,8 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--work", type=Path, default=ROOT / ".cache" / "bench-models")
     parser.add_argument("--skip-analyze", action="store_true", help="skip the /v1/analyze re-run")
+    parser.add_argument(
+        "--habits", type=int, default=12, help="habits of the analyze home (12: ~50 patterns)"
+    )
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()
     built = build(args.work)
     sources, entries = built["sources"], built["entries"]  # type: ignore[index]
     texts = descriptions(1000)
@@ -308,10 +336,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_analyze:
         from bench_sidecar import measure_cache_rerun
 
-        rerun = measure_cache_rerun(entries)
+        rerun = measure_cache_rerun(entries, habits=args.habits)
         result["cache_rerun_speedup"] = rerun["cache_rerun_speedup"]
+        rerun["reranked_pairs_first_run"] = rerun["cache_first"]["rerank"]["computed"]
         result["analyze"] = rerun
-    result["inputs"] = {"descriptions": len(texts), "example": texts[0], "sources": sources}
+    result["cpu_s"] = {k: round(v, 3) for k, v in ov["cpu_s"].items()}
+    result["quantization"] = {
+        role: (read_manifest(Path(e)) or {}).get("quantization") for role, e in entries.items()
+    }
+    result["inputs"] = {
+        "descriptions": len(texts),
+        "examples": texts[:2],
+        "token_lengths": pt["token_lengths"],
+        "sources": sources,
+    }
+    result["load_average"] = {"before": load_before, "after": os.getloadavg()}
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
