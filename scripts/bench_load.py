@@ -2,7 +2,7 @@
 
 Usage (runtime venv, via `scripts/bench load|soak`):
     scripts/bench load [--max-queue 2] [--clients 12] [--requests 120] [--json OUT]
-    scripts/bench soak [--minutes 30] [--max-iterations 100000] [--json OUT]
+    scripts/bench soak [--minutes 30] [--homes 0] [--max-iterations 100000] [--json OUT]
 
 Both start a real sidecar subprocess on 127.0.0.1 (port 0) with the models the offline tests
 built (.cache/test-models: the real all-MiniLM-L6-v2 for embed, tiny random rerank/classify);
@@ -14,7 +14,8 @@ latency p50/p95 and the sidecar's RSS (VmRSS) before, peak during and after. The
 same requests sent one at a time; the ratios compare the two.
 
 soak: /v1/analyze of a synthetic home (homeiq_miner.synth, a new seed each iteration so the
-models compute every time) until `--minutes` pass; the sidecar's RSS is read after every
+models compute every time, or `--homes N` cycled so re-runs hit the text cache as a real home's
+daily runs do) until `--minutes` pass; the sidecar's RSS is read after every
 iteration; growth = median of the last 5 / median of the first 5 - 1 (target < 10 %).
 """
 
@@ -166,11 +167,13 @@ def summarise(results: list[tuple[str, int, float]]) -> dict[str, Any]:
         rows = by_route.get(route, [])
         ok = [s * 1000 for status, s in rows if status == 200]
         p50, p95 = percentile(ok, 0.5), percentile(ok, 0.95)
+        refused = percentile([s * 1000 for status, s in rows if status == 429], 0.5)
         out[route] = {
             "requests": len(rows),
             "status": dict(sorted(Counter(str(status) for status, _ in rows).items())),
             "p50_ms": None if p50 is None else round(p50, 1),
             "p95_ms": None if p95 is None else round(p95, 1),
+            "p50_429_ms": None if refused is None else round(refused, 1),
         }
     return out
 
@@ -302,7 +305,8 @@ def run_soak(args: argparse.Namespace, models: Mapping[str, str]) -> dict[str, A
         rss_start = sidecar.rss_mib()
         iteration = 0
         while iteration < args.max_iterations and time.monotonic() < deadline:
-            body = analyze_body(1000 + iteration, days=args.days, rooms=args.rooms)
+            seed = 1000 + (iteration % args.homes if args.homes else iteration)
+            body = analyze_body(seed, days=args.days, rooms=args.rooms)
             try:
                 status, seconds, data = sidecar.request("POST", "/v1/analyze", body)
             except OSError as err:
@@ -326,6 +330,7 @@ def run_soak(args: argparse.Namespace, models: Mapping[str, str]) -> dict[str, A
     last = statistics.median(samples[-5:]) if samples else 0.0
     return {
         "minutes": args.minutes,
+        "homes": args.homes or "new each iteration",
         "iterations": len(samples),
         "failures": dict(failures),
         "rss_start_mib": round(rss_start, 1),
@@ -353,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     soak.add_argument("--max-iterations", type=int, default=100_000)
     soak.add_argument("--days", type=int, default=28)
     soak.add_argument("--rooms", type=int, default=2)
+    soak.add_argument(
+        "--homes",
+        type=int,
+        default=0,
+        help="cycle over N homes (re-runs hit the text cache); 0 = a new home every iteration",
+    )
     for p in (load, soak):
         p.add_argument("--json", type=Path, help="write the figures here too")
         for role in ("embed", "rerank", "classify"):
