@@ -168,17 +168,10 @@ def check_model_name(app: web.Application, role: str, name: str | None) -> None:
 
 
 async def ensure_ready(app: web.Application, role: str) -> None:
-    """503 with Retry-After while the role's model loads; the load goes on in the background."""
-    try:
-        await app[MANAGER_KEY].ensure_loaded(role, wait=False)
-    except ModelLoadingError as err:
-        retry = max(1, math.ceil(float(getattr(err, "retry_after", 5) or 5)))
-        raise ApiError(
-            503,
-            "model_loading",
-            f"The {role} model is loading; retry in {retry} s.",
-            headers={"Retry-After": str(retry)},
-        ) from err
+    """Start loading the role's model without waiting for it: while it loads this raises
+    ModelLoadingError, which `model_errors` (around every caller) turns into 503 + Retry-After.
+    """
+    await app[MANAGER_KEY].ensure_loaded(role, wait=False)
 
 
 @contextlib.asynccontextmanager
