@@ -17,7 +17,7 @@ import numpy.typing as npt
 from .errors import ModelError, ModelLoadingError, ModelUnavailableError
 from .names import DEFAULT_CATEGORIES, DEFAULT_MODELS, DEFAULT_PRIORITIES, PRECISIONS, ROLES
 from .results import ClassifyResult
-from .store import entry_dir, entry_size, read_manifest
+from .store import entry_dir, entry_size, read_manifest, sweep_stale
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -193,6 +193,8 @@ class ModelManager:
     def _load_sync(self, slot: _Slot) -> None:
         """Find or make the cache entry, then compile it. Runs in a worker thread."""
         started = time.perf_counter()
+        for stale in sweep_stale(self.cache_dir / slot.role):
+            _LOGGER.info("Removed %s, left by an interrupted conversion", stale)
         try:
             directory, manifest = self._find_or_convert(slot)
             slot.runner = self._make_runner(slot.role, directory, manifest)

@@ -15,12 +15,16 @@ import json
 from pathlib import Path
 import shutil
 import tempfile
+import time
 from typing import Any
 
 from .names import safe_name
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+# A conversion writes its temp dir for minutes at most; one untouched this long was left by a
+# killed process and holds up to a model's size of disk.
+STALE_TEMP_AGE_S = 3600.0
 
 
 def entry_dir(cache_dir: Path, role: str, source: str, precision: str) -> Path:
@@ -57,6 +61,25 @@ def read_manifest(directory: Path, *, verify_hashes: bool = False) -> dict[str, 
         if verify_hashes and sha256_file(path) != info.get("sha256"):
             return None
     return manifest
+
+
+def sweep_stale(role_dir: Path, *, max_age_s: float = STALE_TEMP_AGE_S) -> list[Path]:
+    """Remove ``.tmp-*``/``.old-*`` dirs under ``role_dir`` not modified for ``max_age_s``."""
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in role_dir.iterdir() if p.name.startswith((".tmp-", ".old-"))]
+    except OSError:
+        return removed
+    now = time.time()
+    for path in candidates:
+        try:
+            if not path.is_dir() or now - path.stat().st_mtime < max_age_s:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 def entry_size(manifest: Mapping[str, Any]) -> int:
