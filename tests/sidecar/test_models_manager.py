@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from homeiq_sidecar.models import (
     check_role,
 )
 from homeiq_sidecar.models.irinfo import ir_is_int8
-from homeiq_sidecar.models.store import entry_dir, read_manifest
+from homeiq_sidecar.models.store import STALE_TEMP_AGE_S, entry_dir, read_manifest
 from tests.export.tiny_models import cached_entry, ensure_tiny_models
 
 TEXTS = [
@@ -244,3 +246,24 @@ async def test_hf_checkpoint_without_torch_or_onnx_is_unavailable(
         await manager.rerank("q", ["d"])
     assert not (tmp_path / "rerank").exists() or not list((tmp_path / "rerank").iterdir())
     await manager.close()
+
+
+async def test_load_sweeps_only_stale_conversion_dirs(built: Path, tmp_path: Path) -> None:
+    """A killed conversion's temp dir goes; one a live conversion may still write stays."""
+    role_dir = tmp_path / "embed"
+    stale, live = role_dir / ".tmp-x-int8-killed", role_dir / ".tmp-x-int8-running"
+    old_copy = role_dir / ".old-x-int8-abc"
+    for path in (stale, live, old_copy):
+        path.mkdir(parents=True)
+        (path / "openvino_model.bin").write_bytes(b"\0" * 64)
+    past = time.time() - STALE_TEMP_AGE_S - 60
+    for path in (stale, old_copy):
+        os.utime(path, (past, past))
+    manager = ModelManager(
+        cache_dir=tmp_path, models={"embed": str(cached_entry(built / "cache", "embed"))}
+    )
+    await manager.embed(["x"])
+    await manager.close()
+    assert not stale.exists()
+    assert not old_copy.exists()
+    assert live.exists()
