@@ -187,11 +187,6 @@ def test_killed_during_conversion(tmp_path: Path) -> None:
         assert status == 200, body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models/store.py never removes temp dirs left by a killed conversion (owned by the "
-    "models engineer; fix: sweep stale .tmp-*/.old-* dirs at ModelManager start)",
-)
 def test_stale_conversion_temp_dirs_are_swept(tmp_path: Path) -> None:
     """Each killed conversion leaves up to a model's size of disk in a hidden temp dir."""
     data = tmp_path / "data"
