@@ -68,7 +68,9 @@ def target(
         yield Target("subprocess", sidecar.host, sidecar.port, TOKEN, secrets, sidecar.proc.pid)
         assert sidecar.proc.poll() is None, f"the sidecar died: {sidecar.stderr()[-2000:]}"
         log = sidecar.stderr()
-        assert "Traceback" not in log, log[-3000:]
+        # The server's own "unexpected error" line (a 500); aiohttp's parser logs a traceback for
+        # each malformed header it refuses with 400, which is not a fault of ours.
+        assert "Unexpected error" not in log, log[-3000:]
 
 
 def run_cases(
