@@ -29,15 +29,10 @@ import contextlib
 from dataclasses import dataclass
 import http.client
 import json
-import os
 from pathlib import Path
-import secrets
-import select
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from typing import Any
@@ -45,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "custom_components" / "homeiq"))
 
-from bench_sidecar import RUNTIME_PYTHON, default_models  # noqa: E402
+from bench_sidecar import default_models, start_sidecar as start_process  # noqa: E402
 
 from homeiq_miner import synth  # noqa: E402
 
@@ -88,38 +83,8 @@ class Sidecar:
 @contextlib.contextmanager
 def start_sidecar(models: Mapping[str, str], *extra: str) -> Iterator[Sidecar]:
     """A fresh sidecar on loopback with its own data dir; SIGTERM afterwards."""
-    python = str(RUNTIME_PYTHON if RUNTIME_PYTHON.exists() else sys.executable)
-    token = secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEIQ_SIDECAR_")}
-    env["PYTHONPATH"] = str(ROOT / "custom_components" / "homeiq")
-    env["HOMEIQ_SIDECAR_TOKEN"] = token  # not on argv
-    env["HF_HUB_OFFLINE"] = "1"
-    with tempfile.TemporaryDirectory(prefix="homeiq-load-") as data_dir:
-        cmd = [python, "-m", "homeiq_sidecar", "--host", "127.0.0.1", "--port", "0",
-               "--data-dir", data_dir, "--no-convert", "--idle-unload", "0",
-               "--log-level", "WARNING", *extra]  # fmt: skip
-        for role, source in models.items():
-            cmd += [f"--{role}-model", source]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-        try:
-            assert proc.stdout is not None
-            ready_by = time.monotonic() + 120
-            line = ""
-            while not line and time.monotonic() < ready_by and proc.poll() is None:
-                if select.select([proc.stdout], [], [], 0.5)[0]:
-                    line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError("the sidecar did not start")
-            ready = json.loads(line)
-            yield Sidecar(proc=proc, host=ready["host"], port=int(ready["port"]), token=token)
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+    with start_process(models, *extra) as running:
+        yield Sidecar(proc=running.proc, host=running.host, port=running.port, token=running.token)
 
 
 def home_rows(seed: int, *, days: int = 28, rooms: int = 1) -> tuple[list[list[Any]], list[str]]:

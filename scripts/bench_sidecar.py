@@ -22,7 +22,9 @@ the first run grows with patterns x min(patterns - 1, 100).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+import contextlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import json
 import os
@@ -97,25 +99,33 @@ def _post(url: str, token: str, body: bytes, timeout: float = 3600) -> dict[str,
         return result
 
 
-def measure_cache_rerun(
-    models: Mapping[str, str] | None = None,
-    *,
-    habits: int = 12,
-    days: int = 30,
+@dataclass(frozen=True)
+class RunningSidecar:
+    """A sidecar process started by `start_sidecar`, with where it listens."""
+
+    proc: subprocess.Popen[str]
+    host: str
+    port: int
+    token: str
+
+
+@contextlib.contextmanager
+def start_sidecar(
+    models: Mapping[str, str],
+    *extra: str,
     python: str | os.PathLike[str] | None = None,
-) -> dict[str, Any]:
-    """Run /v1/analyze twice on one home through a fresh sidecar; return timings and speedup."""
-    models = dict(models if models is not None else default_models())
+) -> Iterator[RunningSidecar]:
+    """A fresh sidecar on loopback with its own data dir and token; SIGTERM afterwards."""
     python = str(python or (RUNTIME_PYTHON if RUNTIME_PYTHON.exists() else sys.executable))
-    rows = synthetic_home(habits, days)
-    body = json.dumps({"events": rows, "time_zone": "UTC"}).encode()
     token = secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEIQ_SIDECAR_")}
     env["PYTHONPATH"] = str(ROOT / "custom_components" / "homeiq")
     env["HOMEIQ_SIDECAR_TOKEN"] = token  # not on argv
+    env["HF_HUB_OFFLINE"] = "1"
     with tempfile.TemporaryDirectory(prefix="homeiq-bench-") as data_dir:
-        cmd = [python, "-m", "homeiq_sidecar", "--port", "0", "--data-dir", data_dir,
-               "--no-convert", "--idle-unload", "0", "--log-level", "WARNING"]  # fmt: skip
+        cmd = [python, "-m", "homeiq_sidecar", "--host", "127.0.0.1", "--port", "0",
+               "--data-dir", data_dir, "--no-convert", "--idle-unload", "0",
+               "--log-level", "WARNING", *extra]  # fmt: skip
         for role, source in models.items():
             cmd += [f"--{role}-model", source]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
@@ -129,16 +139,38 @@ def measure_cache_rerun(
             if not line:
                 raise RuntimeError("the sidecar did not start")
             ready = json.loads(line)
-            url = f"http://{ready['host']}:{ready['port']}/v1/analyze"
-            started = time.perf_counter()
-            first = _post(url, token, body)
-            first_s = time.perf_counter() - started
-            started = time.perf_counter()
-            second = _post(url, token, body)
-            second_s = time.perf_counter() - started
+            yield RunningSidecar(
+                proc=proc, host=ready["host"], port=int(ready["port"]), token=token
+            )
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def measure_cache_rerun(
+    models: Mapping[str, str] | None = None,
+    *,
+    habits: int = 12,
+    days: int = 30,
+    python: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Run /v1/analyze twice on one home through a fresh sidecar; return timings and speedup."""
+    models = dict(models if models is not None else default_models())
+    rows = synthetic_home(habits, days)
+    body = json.dumps({"events": rows, "time_zone": "UTC"}).encode()
+    with start_sidecar(models, python=python) as sidecar:
+        url = f"http://{sidecar.host}:{sidecar.port}/v1/analyze"
+        started = time.perf_counter()
+        first = _post(url, sidecar.token, body)
+        first_s = time.perf_counter() - started
+        started = time.perf_counter()
+        second = _post(url, sidecar.token, body)
+        second_s = time.perf_counter() - started
     if second["patterns"] != first["patterns"]:
         raise RuntimeError("the re-run returned different patterns")
     return {
