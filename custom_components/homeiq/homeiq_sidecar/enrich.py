@@ -8,11 +8,11 @@ When a model cannot be had, the step falls back to something honest and `models`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 import logging
 import re
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -116,14 +116,28 @@ def pattern_entities(pattern: Mapping[str, Any]) -> list[str]:
     return []
 
 
+_T = TypeVar("_T")
+
+
+async def _from_cache(
+    get: Callable[[str, list[str]], dict[str, _T]],
+    key: str,
+    texts: Sequence[str],
+    counts: StepCounts,
+) -> tuple[dict[str, _T], list[str]]:
+    """What the cache knows of the distinct texts, and the texts it does not know."""
+    unique = list(dict.fromkeys(texts))
+    known = await asyncio.to_thread(get, key, unique)
+    missing = [t for t in unique if t not in known]
+    counts.cached += len(unique) - len(missing)
+    return known, missing
+
+
 async def _embed_texts(
     backend: ModelBackend, cache: TextCache, texts: list[str], counts: StepCounts
 ) -> npt.NDArray[np.float32]:
     key = model_key(backend, "embed")
-    unique = list(dict.fromkeys(texts))
-    known = await asyncio.to_thread(cache.get_embeddings, key, unique)
-    missing = [t for t in unique if t not in known]
-    counts.cached += len(unique) - len(missing)
+    known, missing = await _from_cache(cache.get_embeddings, key, texts, counts)
     for start in range(0, len(missing), EMBED_BATCH):
         batch = missing[start : start + EMBED_BATCH]
         vectors = np.asarray(await backend.embed(batch), dtype=np.float32)
@@ -191,10 +205,7 @@ async def classify_cached(
     counts = counts if counts is not None else StepCounts()
     # The label lists are part of the key: the same text scored against other labels differs.
     key = "|".join([model_key(backend, "classify"), ",".join(categories), ",".join(priorities)])
-    unique = list(dict.fromkeys(texts))
-    known = await asyncio.to_thread(cache.get_classifications, key, unique)
-    missing = [t for t in unique if t not in known]
-    counts.cached += len(unique) - len(missing)
+    known, missing = await _from_cache(cache.get_classifications, key, texts, counts)
     for start in range(0, len(missing), CLASSIFY_BATCH):
         batch = missing[start : start + CLASSIFY_BATCH]
         results = await backend.classify(batch, categories=categories, priorities=priorities)
