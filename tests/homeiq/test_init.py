@@ -113,7 +113,8 @@ async def test_external_sidecar_down_keeps_entry_loaded(
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    # The first check of an external sidecar is a background task: wait for it too.
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.state is ConfigEntryState.LOADED
     assert hass.states.get(SIDECAR_SENSOR).state == STATE_OFF
     assert ir.async_get(hass).async_get_issue(DOMAIN, "sidecar_unreachable") is not None
