@@ -163,7 +163,9 @@ def build_hf(out: Path) -> None:
             eos_token_id=1,
             decoder_start_token_id=0,
             tie_word_embeddings=False,  # flan-t5 is untied
-            initializer_factor=8.0,  # default init makes the decoder emit only padding
+            # The default scale: a larger one (tried 8.0) gives mean log-probs near -900, where
+            # 8-bit weight noise alone reorders the labels and parity tests turn machine-dependent.
+            initializer_factor=1.0,
         )
     ).eval()
     classify.save_pretrained(out / "classify")

@@ -90,6 +90,15 @@ async def test_classify_int8_matches_torch_fp32(built: Path, tmp_path: Path) -> 
         mean_log_probs.append(float(picked.mean()))
     expected = np.exp(np.array(mean_log_probs) - max(mean_log_probs))
     expected /= expected.sum()
+    # The pipeline (prompt, label scoring in the graph, softmax) is exact at fp32 ...
+    fp32 = ModelManager(
+        cache_dir=tmp_path, models={"classify": str(hf)}, precision="fp32", ov_config=F32
+    )
+    (exact,) = await fp32.classify([text], priorities=DEFAULT_PRIORITIES)
+    await fp32.close()
+    exact_scores = np.array([exact.category_scores[c] for c in DEFAULT_CATEGORIES])
+    np.testing.assert_allclose(exact_scores, expected, atol=1e-4)
+    # ... and 8-bit weights stay close.
     manager = ModelManager(
         cache_dir=tmp_path,
         models={"classify": str(cached_entry(built / "cache", "classify"))},
