@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import sys
+from typing import Any
 
 CORPUS = [
     "the kitchen light turns on at 07:00 on weekdays",
@@ -40,6 +41,21 @@ SENTENCES = [
 VOCAB = 320
 
 
+def _canonical_vocab(tok: Any, n_special: int) -> Any:
+    """The trained Unigram vocab in a fixed order with rounded scores.
+
+    Training is not reproducible: scores differ in the last bits and near-ties come out in a
+    different order, so token ids (and every test result) changed from one build to the next.
+    """
+    from tokenizers import Tokenizer
+
+    spec = json.loads(tok.to_str())
+    vocab = spec["model"]["vocab"]
+    rest = sorted(([t, round(s, 6)] for t, s in vocab[n_special:]), key=lambda v: (-v[1], v[0]))
+    spec["model"]["vocab"] = vocab[:n_special] + rest  # the trainer puts the specials first
+    return Tokenizer.from_str(json.dumps(spec))
+
+
 def _train_tokenizer(special: list[str], kind: str) -> object:
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from tokenizers.processors import TemplateProcessing
@@ -58,6 +74,7 @@ def _train_tokenizer(special: list[str], kind: str) -> object:
         unk_token=special[-1] if kind == "t5" else "[UNK]" if kind == "bert" else "<unk>",
     )
     tok.train_from_iterator(CORPUS * 4, trainer=trainer)
+    tok = _canonical_vocab(tok, len(special))
     ids = {t: tok.token_to_id(t) for t in special}
     if kind == "bert":
         tok.post_processor = TemplateProcessing(
