@@ -7,6 +7,8 @@ from pathlib import Path
 import openvino as ov
 import pytest
 
+from homeiq_sidecar.models import quantize
+from homeiq_sidecar.models.convert import convert
 from homeiq_sidecar.models.irinfo import (
     activation_quantizers,
     ir_is_int8,
@@ -48,7 +50,7 @@ def test_tiny_entries_have_8bit_matmul_weights(built: Path, role: str) -> None:
 
 # Static INT8 where it pays (quantize.STATIC_IRS), weight-only elsewhere; the manifest says which.
 EXPECTED_QUANTIZATION = {
-    "embed": {"openvino_model": "weights-int8"},
+    "embed": {"openvino_model": "static-int8"},
     "rerank": {"openvino_model": "static-int8"},
     "classify": {
         "openvino_encoder_model": "weights-int8",
@@ -83,7 +85,14 @@ def test_static_entries_quantize_activations(built: Path, role: str) -> None:
 
 def test_real_minilm_entry_is_int8_and_small(built: Path) -> None:
     entry = cached_entry(built / "minilm" / "cache", "embed")
+    manifest = read_manifest(entry)
+    assert manifest is not None
+    # Static, with the FFN down-projections that quantize.STATIC_IRS keeps out of activation
+    # quantization: those still store 8-bit weights (weight-only), so every MatMul is 8-bit.
+    assert manifest["quantization_files"] == {"openvino_model": "static-int8"}
     assert ir_is_int8(entry / "openvino_model.xml")
+    body = ov.Core().read_model(str(entry / "openvino_model.xml"))
+    assert activation_quantizers(body) >= 30  # 6 layers x 6 linear layers, less the kept two
     # FP32 MiniLM weights are ~90 MB; 8-bit ones about a quarter of that.
     assert (entry / "openvino_model.bin").stat().st_size < 30_000_000
 
@@ -96,3 +105,19 @@ def test_checker_sees_float_weights(built: Path, tmp_path: Path) -> None:
     assert types
     assert set(types.values()) == {"f32"}
     assert not ir_is_int8(tmp_path / "fp32.xml")
+
+
+def test_static_int8_that_loses_accuracy_stays_weight_only(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conversion-time check can fail: an unreachable bar sends embed to weight-only."""
+    monkeypatch.setitem(
+        quantize.STATIC_IRS, "embed/openvino_model", quantize.StaticPlan(min_cosine=1.01)
+    )
+    # The torch-free route (this venv has no torch): the checkpoint's ONNX file.
+    manifest = convert("embed", str(built / "hf" / "embed"), tmp_path / "entry", precision="int8")
+    assert manifest["route"] == "onnx"
+    assert manifest["quantization_files"] == {"openvino_model": "weights-int8"}
+    model = ov.Core().read_model(str(tmp_path / "entry" / "openvino_model.xml"))
+    assert activation_quantizers(model) == 0
+    assert ir_is_int8(tmp_path / "entry" / "openvino_model.xml")
