@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from homeiq_sidecar.models.runners import _LENGTH_BUCKETS, _bucket, _plan, _rows, _shaped, _trimmed
+from homeiq_sidecar.models.runners import _plan, _rows, _shaped, _trimmed
 
 
-def test_plan_sorts_by_tokens_and_never_straddles_a_bucket() -> None:
+def test_plan_sorts_by_tokens_in_full_batches() -> None:
     lengths = [30, 7, 17, 9, 24, 25, 8, 16] * 20
     batches = _plan(lengths, cap=16)
     assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
-    assert all(len(batch) <= 16 for batch in batches)
-    for batch in batches:
-        assert len({_bucket(lengths[i], _LENGTH_BUCKETS) for i in batch}) == 1
+    assert [len(batch) for batch in batches] == [16] * 10
     flat = [lengths[i] for batch in batches for i in batch]
     assert flat == sorted(flat)
+    assert [len(batch) for batch in _plan([5] * 20, cap=16)] == [16, 4]
 
 
 def test_rows_are_powers_of_two_then_multiples_of_eight() -> None:

@@ -245,7 +245,11 @@ class ModelManager:
 
             self._core = ov.Core()
         if role == "embed":
-            return runners.EmbedRunner(self._core, directory, self._ov_config)
+            # Embedding runs many small batches: one stream per core lets them overlap
+            # (measured on 2 cores: 1000 texts ~10% faster; the reranker's bigger batches gained
+            # nothing, so it keeps one stream on all cores). The caller's settings win.
+            config = {"PERFORMANCE_HINT": "THROUGHPUT", **self._ov_config}
+            return runners.EmbedRunner(self._core, directory, config)
         if role == "rerank":
             return runners.RerankRunner(self._core, directory, self._ov_config)
         return runners.ClassifyRunner(
