@@ -187,7 +187,7 @@ def torch_baseline(sources: dict[str, str], texts: list[str]) -> dict[str, float
         torch.set_num_threads(threads)
         sample[threads] = timed(lambda: st.encode(texts[:64], batch_size=32), 1)
     torch.set_num_threads(min(sample, key=sample.__getitem__))
-    embed_s = timed(lambda: st.encode(texts[:1000], batch_size=32), 1)
+    embed_s = timed(lambda: st.encode(texts[:1000], batch_size=32), 3)
 
     tok = transformers.AutoTokenizer.from_pretrained(sources["rerank"])
     model = transformers.AutoModelForSequenceClassification.from_pretrained(
@@ -273,10 +273,18 @@ async def main():
         await manager.ensure_loaded(role)
     load_s = time.perf_counter() - started
     await manager.embed(texts[:32])
-    started, cpu0 = time.perf_counter(), sum(os.times()[:2])
+    # The first call meets each batch shape for the first time (the CPU plugin compiles kernels
+    # per shape): reported apart; the figure is the median of the next three, as for torch.
+    started = time.perf_counter()
     await manager.embed(texts[:1000])
-    embed_s = time.perf_counter() - started
-    embed_cpu_s = sum(os.times()[:2]) - cpu0
+    embed_first_s = time.perf_counter() - started
+    runs, cpus = [], []
+    for _ in range(3):
+        started, cpu0 = time.perf_counter(), sum(os.times()[:2])
+        await manager.embed(texts[:1000])
+        runs.append(time.perf_counter() - started)
+        cpus.append(sum(os.times()[:2]) - cpu0)
+    embed_s, embed_cpu_s = statistics.median(runs), statistics.median(cpus)
     cpu = lambda: sum(os.times()[:2])  # process CPU time: what the work costs, load or not
     cpu_s = {}
     async def median(name, fn, n):
@@ -292,6 +300,7 @@ async def main():
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers", "optimum"))
     await manager.close()
     print(json.dumps({"load_from_cache_s": load_s, "embed_1000_s": embed_s,
+        "embed_1000_first_call_s": embed_first_s,
         "rerank_100_ms": rerank_s * 1000, "classify_ms": classify_s * 1000,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "cpu_s": {"embed_1000": embed_cpu_s, **cpu_s},
@@ -337,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         key: {"openvino_int8": round(ov[key], 3), "torch_fp32": round(pt[key], 3)}
         for key in ("embed_1000_s", "rerank_100_ms", "classify_ms")
     }
+    result["embed_1000_first_call_s"] = round(ov["embed_1000_first_call_s"], 3)
     result["rerank_speedup"] = round(pt["rerank_100_ms"] / ov["rerank_100_ms"], 2)
     result["load_from_cache_s"] = round(ov["load_from_cache_s"], 2)
     result["peak_rss_mb"] = round(ov["peak_rss_mb"], 1)
