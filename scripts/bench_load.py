@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import http.client
 import json
 from pathlib import Path
+import signal
 import statistics
 import subprocess
 import sys
@@ -357,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         for role in ("embed", "rerank", "classify"):
             p.add_argument(f"--{role}-model", help=f"converted {role} model (default: test models)")
     args = parser.parse_args(argv)
+    # SIGTERM (a stopped soak) unwinds the context managers, so the sidecar is stopped too
+    # instead of running on as an orphan.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     models = default_models()
     for role in ("embed", "rerank", "classify"):
         if (value := getattr(args, f"{role}_model")) is not None:
