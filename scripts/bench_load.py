@@ -34,7 +34,6 @@ from dataclasses import dataclass
 import http.client
 import json
 from pathlib import Path
-import signal
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "custom_components" / "homeiq"))
 
-from bench_sidecar import default_models, start_sidecar as start_process  # noqa: E402
+from bench_sidecar import (  # noqa: E402
+    add_model_options,
+    chosen_models,
+    emit,
+    start_sidecar as start_process,
+)
 
 from homeiq_miner import synth  # noqa: E402
 
@@ -355,26 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for p in (load, soak):
         p.add_argument("--json", type=Path, help="write the figures here too")
-        for role in ("embed", "rerank", "classify"):
-            p.add_argument(f"--{role}-model", help=f"converted {role} model (default: test models)")
+        add_model_options(p)
     args = parser.parse_args(argv)
-    # SIGTERM (a stopped soak) unwinds the context managers, so the sidecar is stopped too
-    # instead of running on as an orphan.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    models = default_models()
-    for role in ("embed", "rerank", "classify"):
-        if (value := getattr(args, f"{role}_model")) is not None:
-            models[role] = value
+    models = chosen_models(args)
     result = run_load(args, models) if args.what == "load" else run_soak(args, models)
-    text = json.dumps(result, indent=2)
-    if args.what == "soak":
-        # The full sample list goes to --json only; stdout keeps the summary readable.
-        shown = {k: v for k, v in result.items() if k != "rss_samples_mib"}
-        print(json.dumps(shown, indent=2))
-    else:
-        print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    # The soak's full sample list goes to --json only; stdout keeps the summary readable.
+    emit(result, args.json, hide=("rss_samples_mib",))
     return 0
 
 

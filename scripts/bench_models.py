@@ -25,6 +25,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "custom_components" / "homeiq"), str(ROOT / "scripts")]
 
+from bench_sidecar import emit  # noqa: E402
+
 from homeiq_sidecar.models.convert import convert  # noqa: E402
 from homeiq_sidecar.models.irinfo import ir_is_int8  # noqa: E402
 from homeiq_sidecar.models.runners import CATEGORY_PROMPT, PRIORITY_PROMPT  # noqa: E402
@@ -375,10 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "sources": sources,
     }
     result["load_average"] = {"before": load_before, "after": os.getloadavg()}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    emit(result, args.json)
     return 0
 
 

@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 import urllib.request
@@ -129,6 +130,10 @@ def start_sidecar(
         for role, source in models.items():
             cmd += [f"--{role}-model", source]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+        # A SIGTERM'd benchmark unwinds this block (SystemExit) instead of dying at once, so
+        # the sidecar is stopped too rather than left running as an orphan.
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main_thread else None
         try:
             assert proc.stdout is not None
             ready_by = time.monotonic() + 120
@@ -150,6 +155,36 @@ def start_sidecar(
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    sys.exit(128 + signum)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--embed-model`` etc.: a converted model per role instead of the test models."""
+    for role in ("embed", "rerank", "classify"):
+        parser.add_argument(
+            f"--{role}-model", help=f"converted {role} model (default: test models)"
+        )
+
+
+def chosen_models(args: argparse.Namespace) -> dict[str, str]:
+    """The test models, with the roles given by add_model_options' flags replaced."""
+    models = default_models()
+    for role in ("embed", "rerank", "classify"):
+        if (value := getattr(args, f"{role}_model")) is not None:
+            models[role] = value
+    return models
+
+
+def emit(result: Mapping[str, Any], path: Path | None, *, hide: tuple[str, ...] = ()) -> None:
+    """Print the figures (less the ``hide`` keys) and write all of them to ``path``."""
+    print(json.dumps({k: v for k, v in result.items() if k not in hide}, indent=2))
+    if path:
+        path.write_text(json.dumps(result, indent=2) + "\n")
 
 
 def measure_cache_rerun(
@@ -191,21 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--habits", type=int, default=12)
     parser.add_argument("--days", type=int, default=30)
-    for role in ("embed", "rerank", "classify"):
-        parser.add_argument(
-            f"--{role}-model", help=f"converted {role} model (default: test models)"
-        )
+    add_model_options(parser)
     args = parser.parse_args(argv)
-    models = default_models()
-    for role in ("embed", "rerank", "classify"):
-        if (value := getattr(args, f"{role}_model")) is not None:
-            models[role] = value
+    models = chosen_models(args)
     result = measure_cache_rerun(models, habits=args.habits, days=args.days)
     result["model_sources"] = models
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    emit(result, args.json)
     return 0
 
 
