@@ -38,6 +38,10 @@ logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO / "custom_components" / "homeiq"
 SIDECAR_TOKEN = "test-token-0123456789"
+TEST_MODELS = REPO / ".cache" / "test-models"
+MODEL_ROLES = ("embed", "rerank", "classify")
+# scripts/test sets this: there the tiny models are built first, so missing ones are a failure.
+ENV_REQUIRE_TEST_MODELS = "HOMEIQ_REQUIRE_TEST_MODELS"
 
 
 @pytest.fixture(autouse=True)
@@ -50,12 +54,24 @@ def custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/ (not autouse: recorder_mock must come before hass)."""
 
 
-def start_sidecar(data_dir: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
-    """A real sidecar process on loopback (this venv has OpenVINO); returns it and its URL."""
-    env = {**os.environ, "PYTHONPATH": str(PACKAGE_DIR), "HOMEIQ_SIDECAR_TOKEN": token}
+def start_sidecar(
+    data_dir: Path, token: str, *, port: int = 0, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A real sidecar process on loopback (this venv has OpenVINO); returns it and its URL.
+
+    Only `env` configures it: HOMEIQ_SIDECAR_* settings of this process (a test's monkeypatch)
+    are not inherited, so a sidecar without `env` always runs without models.
+    """
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("HOMEIQ_SIDECAR_")}
+    env = {
+        **inherited,
+        **(env or {}),
+        "PYTHONPATH": str(PACKAGE_DIR),
+        "HOMEIQ_SIDECAR_TOKEN": token,
+    }
     log = (data_dir / "sidecar.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "homeiq_sidecar", "--host", "127.0.0.1", "--port", "0",
+        [sys.executable, "-m", "homeiq_sidecar", "--host", "127.0.0.1", "--port", str(port),
          "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE, stderr=log, env=env,
     )  # fmt: skip
@@ -71,7 +87,89 @@ def start_sidecar(data_dir: Path, token: str) -> tuple[subprocess.Popen[bytes], 
             if message.get("event") == "ready":
                 return process, f"http://127.0.0.1:{message['port']}"
     process.kill()
+    process.wait()
     raise RuntimeError(f"sidecar did not start: {(data_dir / 'sidecar.log').read_text()}")
+
+
+def stop_sidecar(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a sidecar started by start_sidecar (kill it if it does not stop)."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def tiny_models() -> dict[str, str]:
+    """Converted INT8 entries that scripts/setup test-models built, by role.
+
+    The real all-MiniLM-L6-v2 embeds (small and meaningful); rerank and classify are tiny
+    random models of the real architectures (tests/export/build_tiny_models.py).
+    """
+    found: dict[str, str] = {}
+    for role, folder in (
+        ("embed", TEST_MODELS / "minilm" / "cache" / "embed"),
+        ("rerank", TEST_MODELS / "cache" / "rerank"),
+        ("classify", TEST_MODELS / "cache" / "classify"),
+    ):
+        entries = sorted(p.parent for p in folder.glob("*-int8/manifest.json"))
+        if entries:
+            found[role] = str(entries[0])
+    return found
+
+
+def tiny_models_required() -> bool:
+    """True under scripts/test (or CI): missing tiny models fail the tests instead of skipping."""
+    return any(
+        os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+        for name in ("CI", ENV_REQUIRE_TEST_MODELS)
+    )
+
+
+def tiny_model_env(models: dict[str, str]) -> dict[str, str]:
+    """Sidecar settings that load the given models and never reach for a model hub."""
+    return {
+        **{f"HOMEIQ_SIDECAR_{role.upper()}_MODEL": path for role, path in models.items()},
+        "HOMEIQ_SIDECAR_NO_CONVERT": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_model_paths() -> dict[str, str]:
+    """The tiny models by role; skips (fails under scripts/test or CI) when they are not built."""
+    models = tiny_models()
+    if missing := [role for role in MODEL_ROLES if role not in models]:
+        reason = (
+            f"the tiny test models are not built ({', '.join(missing)} missing under"
+            f" {TEST_MODELS}): run scripts/setup test-models"
+        )
+        if tiny_models_required():
+            pytest.fail(f"{reason} ({ENV_REQUIRE_TEST_MODELS} or CI is set)", pytrace=False)
+        pytest.skip(reason)
+    return models
+
+
+@pytest.fixture(scope="session")
+def tiny_sidecar_url(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_paths: dict[str, str]
+) -> Generator[str]:
+    """A second session sidecar (an external container) that runs the tiny models."""
+    process, url = start_sidecar(
+        tmp_path_factory.mktemp("tiny-sidecar"), SIDECAR_TOKEN, env=tiny_model_env(tiny_model_paths)
+    )
+    yield url
+    stop_sidecar(process)
+
+
+@pytest.fixture
+def managed_tiny_models(
+    monkeypatch: pytest.MonkeyPatch, tiny_model_paths: dict[str, str]
+) -> dict[str, str]:
+    """A managed sidecar started by this test loads the tiny models (it inherits HA's env)."""
+    for name, value in tiny_model_env(tiny_model_paths).items():
+        monkeypatch.setenv(name, value)
+    return tiny_model_paths
 
 
 @pytest.fixture(scope="session")
@@ -79,8 +177,7 @@ def sidecar_url(tmp_path_factory: pytest.TempPathFactory) -> Generator[str]:
     """One real sidecar for the whole session (stands for the external container)."""
     process, url = start_sidecar(tmp_path_factory.mktemp("sidecar"), SIDECAR_TOKEN)
     yield url
-    process.terminate()
-    process.wait(timeout=15)
+    stop_sidecar(process)
 
 
 @pytest.fixture

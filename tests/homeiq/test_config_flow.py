@@ -112,6 +112,7 @@ async def test_external_errors_and_recovery(
         (f"http://127.0.0.1:{unused_tcp_port}", SIDECAR_TOKEN, "cannot_connect"),
         (sidecar_url, "wrong-token", "invalid_auth"),
         (not_a_sidecar, SIDECAR_TOKEN, "invalid_response"),
+        (sidecar_url, "   ", "token_required"),
     ):
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_URL: url, CONF_TOKEN: token}
@@ -164,10 +165,10 @@ async def test_options_flow(hass: HomeAssistant, mock_config_entry: MockConfigEn
     assert mock_config_entry.options[CONF_EXCLUDE_ENTITIES] == ["light.a"]
 
 
-async def test_reconfigure_external_errors_then_managed(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry, unused_tcp_port: int, sidecar_url: str
+async def test_reconfigure_external_then_managed(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, sidecar_url: str
 ) -> None:
-    """Reconfigure: a bad address is refused, a good one saved; then back to managed."""
+    """Reconfigure: a good container address is saved; then back to managed."""
     mock_config_entry.add_to_hass(hass)
     with patch("custom_components.homeiq.async_setup_entry", return_value=True):
         result = await mock_config_entry.start_reconfigure_flow(hass)
@@ -176,11 +177,6 @@ async def test_reconfigure_external_errors_then_managed(
             result["flow_id"], {CONF_MODE: MODE_EXTERNAL}
         )
         assert result["step_id"] == "reconfigure_external"
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"],
-            {CONF_URL: f"http://127.0.0.1:{unused_tcp_port}", CONF_TOKEN: SIDECAR_TOKEN},
-        )
-        assert result["errors"] == {"base": "cannot_connect"}
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_URL: sidecar_url, CONF_TOKEN: SIDECAR_TOKEN}
         )
@@ -196,6 +192,63 @@ async def test_reconfigure_external_errors_then_managed(
     assert mock_config_entry.data[CONF_MODE] == MODE_MANAGED
     assert mock_config_entry.data[CONF_TOKEN] != SIDECAR_TOKEN  # a fresh token for managed
     assert CONF_URL not in mock_config_entry.data
+
+
+@pytest.mark.parametrize(
+    ("target", "token", "error"),
+    [
+        ("closed_port", SIDECAR_TOKEN, "cannot_connect"),
+        ("sidecar", "wrong-token", "invalid_auth"),
+        ("not_a_sidecar", SIDECAR_TOKEN, "invalid_response"),
+        ("sidecar", "   ", "token_required"),
+    ],
+)
+async def test_reconfigure_external_error_and_recovery(
+    hass: HomeAssistant,
+    sidecar_url: str,
+    not_a_sidecar: str,
+    unused_tcp_port: int,
+    target: str,
+    token: str,
+    error: str,
+) -> None:
+    """Each error of the container check is shown and changes nothing; a fix saves the entry."""
+    old_data = {CONF_MODE: MODE_EXTERNAL, CONF_URL: "http://192.0.2.1:8018", CONF_TOKEN: "old"}
+    entry = MockConfigEntry(domain=DOMAIN, title="HomeIQ", data=old_data)
+    entry.add_to_hass(hass)
+    url = {
+        "closed_port": f"http://127.0.0.1:{unused_tcp_port}",
+        "sidecar": sidecar_url,
+        "not_a_sidecar": not_a_sidecar,
+    }[target]
+    with patch("custom_components.homeiq.async_setup_entry", return_value=True) as setup:
+        result = await entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_MODE: MODE_EXTERNAL}
+        )
+        assert result["step_id"] == "reconfigure_external"
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: url, CONF_TOKEN: token}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "reconfigure_external"
+        assert result["errors"] == {"base": error}
+        # The form keeps what was typed, and the entry is untouched.
+        schema_url = next(k for k in result["data_schema"].schema if k == CONF_URL)
+        assert schema_url.description == {"suggested_value": url}
+        assert entry.data == old_data
+        assert not setup.called
+
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: sidecar_url + "/", CONF_TOKEN: SIDECAR_TOKEN}
+        )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data == {
+        CONF_MODE: MODE_EXTERNAL,
+        CONF_URL: sidecar_url,
+        CONF_TOKEN: SIDECAR_TOKEN,
+    }
 
 
 async def test_reconfigure_managed_refused_on_musl(

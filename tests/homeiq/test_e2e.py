@@ -1,4 +1,8 @@
-"""End to end: recorded habits -> real sidecar -> patterns, sensors, to-do -> an automation."""
+"""End to end: recorded habits -> real sidecar on tiny models -> patterns, sensors, to-do.
+
+The sidecars here load the tiny test models (scripts/setup test-models): without them these
+tests skip, and under scripts/test (HOMEIQ_REQUIRE_TEST_MODELS) or CI they fail.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,24 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homeiq.const import CONF_MIN_CONFIDENCE, DOMAIN
+from custom_components.homeiq.const import (
+    CATEGORIES,
+    CONF_MIN_CONFIDENCE,
+    CONF_MODE,
+    CONF_TOKEN,
+    CONF_URL,
+    DOMAIN,
+    MODE_EXTERNAL,
+)
 
+from .conftest import MODEL_ROLES, SIDECAR_TOKEN
 from .home import AUTOMATED_ENTITY, HABIT_ENTITY, HABIT_TIME, PAIR_ACTION, PAIR_TRIGGER, record_home
 from .test_init import wait_for
 
 pytestmark = pytest.mark.usefixtures("recorder_mock")
 
 TODO = "todo.homeiq_suggestions"
+PRIORITIES = {"high", "medium", "low"}
 
 
 def find_habit(patterns: list[dict[str, Any]]) -> dict[str, Any]:
@@ -49,23 +63,62 @@ async def analyze(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]
     return response
 
 
+def assert_models_ran(response: dict[str, Any], models: dict[str, str]) -> None:
+    """Each tiny model really ran: named in the summary, and each pattern carries its output.
+
+    A fallback says "unavailable: ..." (or "not run: ...") instead of the model, and a
+    pattern categorised by its entities' domain has no classifier confidence.
+    """
+    summary = response["summary"]
+    for role in MODEL_ROLES:
+        assert summary["models"][role] == f"{models[role]} (int8)", summary["models"]
+        assert sum(summary["cache"][role].values()) > 0, summary["cache"]
+    patterns = response["patterns"]
+    assert len(patterns) >= 2  # the reranker runs only with candidates
+    ids = {p["id"] for p in patterns}
+    for pattern in patterns:
+        assert pattern["category"] in CATEGORIES, pattern
+        assert pattern["priority"] in PRIORITIES, pattern
+        assert 0.0 <= pattern["category_confidence"] <= 1.0, pattern
+        assert 0.0 <= pattern["priority_confidence"] <= 1.0, pattern
+        # Neighbours come from embeddings (reranked): other patterns of this analysis.
+        assert pattern["similar"], pattern
+        assert {s["id"] for s in pattern["similar"]} <= ids - {pattern["id"]}, pattern
+
+
 async def test_habit_found_shown_and_accepted(
     hass: HomeAssistant,
     config_dir: Path,
     custom_integrations: None,
-    mock_config_entry: MockConfigEntry,
+    tiny_sidecar_url: str,
+    tiny_model_paths: dict[str, str],
     entity_registry: er.EntityRegistry,
 ) -> None:
-    """The planted habits come back from the sidecar and become an automation HA loads."""
+    """The planted habits come back from the sidecar's models and become an automation."""
     assert await async_setup_component(hass, "automation", {})
     await record_home(hass)
-    mock_config_entry.add_to_hass(hass)
-    # Eight days of history give a daily habit a confidence of ~0.56 in the miner.
-    hass.config_entries.async_update_entry(mock_config_entry, options={CONF_MIN_CONFIDENCE: 0.4})
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="HomeIQ",
+        data={CONF_MODE: MODE_EXTERNAL, CONF_URL: tiny_sidecar_url, CONF_TOKEN: SIDECAR_TOKEN},
+        # Eight days of history give a daily habit a confidence of ~0.56 in the miner.
+        options={CONF_MIN_CONFIDENCE: 0.4},
+        entry_id="01HOMEIQTINYMODELS00000000",
+    )
+    entry.add_to_hass(hass)
+    # The per-category sensors are disabled by default: enable them before setup.
+    for category in CATEGORIES:
+        entity_registry.async_get_or_create(
+            "sensor",
+            DOMAIN,
+            f"{entry.entry_id}_{category}_patterns",
+            suggested_object_id=f"homeiq_{category}_patterns",
+            config_entry=entry,
+        )
+    assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
-    response = await analyze(hass, mock_config_entry)
+    response = await analyze(hass, entry)
     patterns = response["patterns"]
     habit = find_habit(patterns)
     hour, minute = (int(x) for x in habit["time"].split(":"))
@@ -83,17 +136,27 @@ async def test_habit_found_shown_and_accepted(
         for p in patterns
     )
     assert response["summary"]["events_read"] > 50
+    assert_models_ran(response, tiny_model_paths)
 
-    # Sensors and the to-do list show the analysis.
-    assert hass.states.get("sensor.homeiq_patterns").state == str(len(patterns))
+    # Sensors and the to-do list show the analysis, with the classifier's categories.
+    patterns_sensor = hass.states.get("sensor.homeiq_patterns")
+    assert patterns_sensor.state == str(len(patterns))
+    by_id = {p["id"]: p for p in patterns}
+    top = patterns_sensor.attributes["top_patterns"]
+    assert top
+    assert all(t["category"] == by_id[t["id"]]["category"] for t in top), top
+    for category in CATEGORIES:
+        count = sum(p["category"] == category for p in patterns)
+        assert hass.states.get(f"sensor.homeiq_{category}_patterns").state == str(count)
     assert int(hass.states.get("sensor.homeiq_new_suggestions").state) >= 1
     last = hass.states.get("sensor.homeiq_last_analysis")
     assert last.attributes["events"] == response["summary"]["events_read"]
     items = await hass.services.async_call(
         "todo", "get_items", {"entity_id": TODO}, blocking=True, return_response=True
     )
-    uids = [item["uid"] for item in items[TODO]["items"]]
-    assert habit["id"] in uids
+    todo_items = {item["uid"]: item for item in items[TODO]["items"]}
+    assert habit["id"] in todo_items
+    assert todo_items[habit["id"]]["description"].endswith(f" {habit['category']}.")
 
     # Completing the item accepts it: an automation appears that HA has loaded.
     await hass.services.async_call(
@@ -114,9 +177,10 @@ async def test_habit_found_shown_and_accepted(
     assert habit["id"] not in [item["uid"] for item in items[TODO]["items"]]
 
     # A second analysis keeps the decision: the habit is not suggested again.
-    response = await analyze(hass, mock_config_entry)
+    response = await analyze(hass, entry)
     assert find_habit(response["patterns"])["status"] == "accepted"
-    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    assert_models_ran(response, tiny_model_paths)
+    await hass.config_entries.async_unload(entry.entry_id)
     # Drop the automation again: its time trigger would outlive the test.
     (config_dir / "automations.yaml").write_text("[]\n")
     await hass.services.async_call("automation", "reload", blocking=True)
@@ -128,8 +192,12 @@ async def test_sidecar_killed_mid_analysis(
     config_dir: Path,
     custom_integrations: None,
     managed_config_entry: MockConfigEntry,
+    managed_tiny_models: dict[str, str],
 ) -> None:
-    """HA and the entities stand, the repair issue shows, the next analysis succeeds."""
+    """HA and the entities stand, the repair issue shows, the next analysis succeeds.
+
+    The managed sidecar runs the tiny models; the restarted one loads them again.
+    """
     await record_home(hass)
     managed_config_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(managed_config_entry, options={CONF_MIN_CONFIDENCE: 0.4})
@@ -139,6 +207,9 @@ async def test_sidecar_killed_mid_analysis(
     assert supervisor is not None
     await wait_for(lambda: coordinator.connected)
     first = await analyze(hass, managed_config_entry)
+    assert_models_ran(first, managed_tiny_models)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "models_failed") is None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "models_missing") is None
     patterns_before = hass.states.get("sensor.homeiq_patterns").state
     assert patterns_before == str(len(first["patterns"]))
 
@@ -163,55 +234,7 @@ async def test_sidecar_killed_mid_analysis(
     await wait_for(lambda: supervisor.pid not in (None, pid) and coordinator.connected)
     second = await analyze(hass, managed_config_entry)
     assert find_habit(second["patterns"])["id"] == find_habit(first["patterns"])["id"]
+    assert_models_ran(second, managed_tiny_models)
     assert ir.async_get(hass).async_get_issue(DOMAIN, "sidecar_unreachable") is None
     assert hass.states.get("binary_sensor.homeiq_sidecar").state == "on"
-    await hass.config_entries.async_unload(managed_config_entry.entry_id)
-
-
-def tiny_models() -> dict[str, str]:
-    """Converted INT8 entries the models' tests built (.cache/test-models), by role."""
-    base = Path(__file__).resolve().parents[2] / ".cache" / "test-models"
-    found: dict[str, str] = {}
-    for role, folder in (
-        ("embed", base / "minilm" / "cache" / "embed"),
-        ("rerank", base / "cache" / "rerank"),
-        ("classify", base / "cache" / "classify"),
-    ):
-        entries = sorted(p.parent for p in folder.glob("*-int8/manifest.json"))
-        if entries:
-            found[role] = str(entries[0])
-    return found
-
-
-@pytest.mark.usefixtures("fast_supervisor")
-async def test_habit_found_with_models(
-    hass: HomeAssistant,
-    config_dir: Path,
-    custom_integrations: None,
-    managed_config_entry: MockConfigEntry,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """With the INT8 models loaded, the habit comes back categorised, with neighbours."""
-    models = tiny_models()
-    if len(models) < 3:
-        pytest.skip("the tiny test models are not built (scripts/setup test-models)")
-    for role, path in models.items():
-        monkeypatch.setenv(f"HOMEIQ_SIDECAR_{role.upper()}_MODEL", path)
-    monkeypatch.setenv("HOMEIQ_SIDECAR_NO_CONVERT", "1")  # never reach for a model hub
-    await record_home(hass)
-    managed_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(managed_config_entry, options={CONF_MIN_CONFIDENCE: 0.4})
-    assert await hass.config_entries.async_setup(managed_config_entry.entry_id)
-    coordinator = managed_config_entry.runtime_data.coordinator
-    await wait_for(lambda: coordinator.connected)
-
-    response = await analyze(hass, managed_config_entry)
-    summary_models = response["summary"]["models"]
-    for role in ("embed", "rerank", "classify"):
-        assert not str(summary_models[role]).startswith("unavailable"), summary_models
-    habit = find_habit(response["patterns"])
-    assert habit["category"] in {"energy", "comfort", "security", "convenience", "maintenance"}
-    assert habit["priority"] in {"high", "medium", "low"}
-    assert isinstance(habit["similar"], list)
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "models_failed") is None
     await hass.config_entries.async_unload(managed_config_entry.entry_id)

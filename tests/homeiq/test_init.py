@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from functools import partial
 import os
 from pathlib import Path
+import subprocess
 from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
@@ -20,12 +22,17 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.homeiq import runtime
 from custom_components.homeiq.const import (
     CONF_ANALYSIS_TIME,
+    CONF_MODE,
+    CONF_TOKEN,
+    CONF_URL,
     DOMAIN,
     ENV_SIDECAR_PYTHON,
     MODE_EXTERNAL,
 )
-from custom_components.homeiq.coordinator import STORAGE_VERSION
+from custom_components.homeiq.coordinator import HEALTH_INTERVAL, STORAGE_VERSION
 from custom_components.homeiq.sidecar import STATE_INSTALL_FAILED, STATE_RUNNING
+
+from .conftest import SIDECAR_TOKEN, start_sidecar, stop_sidecar
 
 # The recorder is a dependency; recorder_mock must be set up before hass.
 pytestmark = pytest.mark.usefixtures("recorder_mock")
@@ -119,6 +126,69 @@ async def test_external_sidecar_down_keeps_entry_loaded(
     assert hass.states.get(SIDECAR_SENSOR).state == STATE_OFF
     assert ir.async_get(hass).async_get_issue(DOMAIN, "sidecar_unreachable") is not None
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_external_sidecar_down_at_setup_recovers(
+    hass: HomeAssistant,
+    config_dir: Path,
+    custom_integrations: None,
+    unused_tcp_port: int,
+    tmp_path: Path,
+) -> None:
+    """The entry stays loaded while the container is down; the health check sees it return.
+
+    No setup retry by design: stored results stay visible, and the connectivity sensor and
+    the repair issue follow the container with each health check (every HEALTH_INTERVAL).
+    """
+    url = f"http://127.0.0.1:{unused_tcp_port}"
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data={CONF_MODE: MODE_EXTERNAL, CONF_URL: url, CONF_TOKEN: SIDECAR_TOKEN},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.state is ConfigEntryState.LOADED
+    assert hass.states.get(SIDECAR_SENSOR).state == STATE_OFF
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, "sidecar_unreachable") is not None
+
+    async def start_container() -> subprocess.Popen[bytes]:
+        process, started_url = await hass.async_add_executor_job(
+            partial(start_sidecar, tmp_path, SIDECAR_TOKEN, port=unused_tcp_port)
+        )
+        assert started_url == url
+        return process
+
+    async def next_health_check() -> None:
+        async_fire_time_changed(hass, dt_util.utcnow() + HEALTH_INTERVAL + timedelta(seconds=1))
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    process = await start_container()
+    try:
+        # Nothing polls in between: the sensor follows the next health check, not before.
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert hass.states.get(SIDECAR_SENSOR).state == STATE_OFF
+        await next_health_check()
+        await wait_for(lambda: hass.states.get(SIDECAR_SENSOR).state == STATE_ON, timeout=15)
+        assert issues.async_get_issue(DOMAIN, "sidecar_unreachable") is None
+
+        # The container goes away again: the next check turns the sensor off and raises the
+        # issue; when it is back, the check after that clears it.
+        await hass.async_add_executor_job(stop_sidecar, process)
+        await next_health_check()
+        await wait_for(lambda: hass.states.get(SIDECAR_SENSOR).state == STATE_OFF, timeout=15)
+        assert issues.async_get_issue(DOMAIN, "sidecar_unreachable") is not None
+        assert entry.state is ConfigEntryState.LOADED
+
+        process = await start_container()
+        await next_health_check()
+        await wait_for(lambda: hass.states.get(SIDECAR_SENSOR).state == STATE_ON, timeout=15)
+        assert issues.async_get_issue(DOMAIN, "sidecar_unreachable") is None
+        assert entry.runtime_data.coordinator.connected
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_add_executor_job(stop_sidecar, process)
 
 
 @pytest.mark.usefixtures("fast_supervisor")
