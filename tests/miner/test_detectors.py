@@ -223,6 +223,73 @@ def test_ids_stable_and_fields_complete() -> None:
         assert p["description"].endswith(".")
 
 
+def _on_then_off(entity_id: str, on_state: str, off_state: str, ts: float) -> list[Event]:
+    # Each "on" must be a real change: the entity goes back a while later.
+    return [Event(ts, entity_id, on_state), Event(ts + 3600, entity_id, off_state)]
+
+
+def _time_habit_id(events: list[Event]) -> tuple[str, str]:
+    (habit,) = [
+        p
+        for p in _by_type(mine(events, time_zone=TZ).patterns, "time_of_day")
+        if p["steps"][0]["state"] == "on"
+    ]
+    return habit["id"], habit["time"]
+
+
+def test_time_habit_keeps_its_id_while_its_time_drifts() -> None:
+    # A habit near 07:30 (the old three-hour sector border) mined over windows a few days
+    # apart: its mean time moves by minutes, its id must not.
+    for seed in range(6):
+        rng = random.Random(seed)
+        times = [7 * 60 + 30 + rng.gauss(0, 6) for _ in range(60)]
+        ids, clock = set(), set()
+        for start in (0, 5, 10, 15, 20):
+            events = [
+                e
+                for d in range(start, start + 40)
+                for e in _on_then_off("light.kitchen", "on", "off", _at(d, times[d]))
+            ]
+            habit_id, hhmm = _time_habit_id(events)
+            ids.add(habit_id)
+            clock.add(hhmm)
+        assert len(ids) == 1, (seed, clock)
+
+
+def test_same_state_on_weekdays_and_weekends_gets_two_ids() -> None:
+    rng = random.Random(3)
+    events = []
+    for day in range(35):
+        weekday = (START + timedelta(days=day)).weekday()
+        # Both in one of the old three-hour id sectors (04:30-07:30): ids must still differ.
+        minute = 5 * 60 + 15 + rng.gauss(0, 4) if weekday < 5 else 7 * 60 + rng.gauss(0, 4)
+        events += _on_then_off("cover.bedroom", "open", "closed", _at(day, minute))
+    habits = [
+        p
+        for p in _by_type(mine(events, time_zone=TZ).patterns, "time_of_day")
+        if p["steps"][0]["state"] == "open"
+    ]
+    assert sorted(tuple(p["weekdays"]) for p in habits) == [(0, 1, 2, 3, 4), (5, 6)]
+    assert len({p["id"] for p in habits}) == 2
+
+
+def test_two_times_of_one_state_keep_their_ids_and_order() -> None:
+    rng = random.Random(4)
+    morning, evening = [], []
+    for d in range(30):
+        morning += _on_then_off("light.hall", "on", "off", _at(d, 7 * 60 + rng.gauss(0, 4)))
+        evening += _on_then_off("light.hall", "on", "off", _at(d, 19 * 60 + rng.gauss(0, 4)))
+
+    def ids(events: list[Event]) -> dict[str, str]:
+        found = _by_type(mine(events, time_zone=TZ).patterns, "time_of_day")
+        return {p["time"][:2]: p["id"] for p in found if p["steps"][0]["state"] == "on"}
+
+    both = ids(morning + evening)
+    assert set(both) == {"07", "19"} and both["07"] != both["19"]
+    shifted = [Event(e.ts + 25 * 60, e.entity_id, e.state) for e in evening]  # 19:00 -> 19:25
+    assert ids(morning + shifted) == both
+
+
 def test_config_thresholds_are_used() -> None:
     strict = MinerConfig(min_confidence=0.99, min_lift=1e9)
     assert mine(_door_light_home(), time_zone=TZ, config=strict).patterns == []

@@ -25,6 +25,7 @@ class Found:
     occurrence_ts: npt.NDArray[np.float64]  # unix time of each occurrence's first step
     time_min: float | None = None  # local minutes after midnight (time habits)
     weekdays: list[int] | None = None
+    ordinal: int = 0  # time habits: place among those of the same steps and weekdays
     spread_min: float | None = None
     delay_s: float | None = None  # median, first to last step
     delays_s: list[float] | None = None  # median per step gap (sequences)

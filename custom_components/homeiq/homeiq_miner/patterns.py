@@ -44,11 +44,6 @@ def _duration(seconds: float) -> str:
     return f"{round(seconds / 60)} min"
 
 
-def _sector(minutes: float) -> int:
-    # Three-hour sectors keep an id stable while the habit's mean time drifts by minutes.
-    return int(((minutes + 90) % 1440) // 180)
-
-
 def pattern_id(kind: str, steps: list[tuple[str, str]], extra: str = "") -> str:
     text = kind + "|" + "|".join(f"{e}={s}" for e, s in steps) + "|" + extra
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
@@ -94,7 +89,11 @@ def build_pattern(
         assert found.weekdays is not None
         hhmm = _hhmm(found.time_min)
         entity_id, state = steps[0]
-        pattern["id"] = pattern_id(found.type, steps, f"{_sector(found.time_min)}")
+        # The time itself stays out of the id: a habit drifting by minutes keeps it (see
+        # time_ordinals); the weekday class and the habit's place among its own kind go in.
+        pattern["id"] = pattern_id(
+            found.type, steps, f"{_days_text(found.weekdays)}|{found.ordinal}"
+        )
         pattern["time"] = hhmm
         pattern["weekdays"] = found.weekdays
         pattern["spread"] = {"time_std_min": round(found.spread_min or 0.0, 1)}

@@ -122,7 +122,7 @@ def detect_time_of_day(table: EventTable, cfg: MinerConfig) -> list[Found]:
         )
         if found is not None:
             results.append(found)
-    return _dedupe(results, cfg)
+    return _numbered(_dedupe(results, cfg))
 
 
 def _evaluate(
@@ -237,3 +237,23 @@ def _dedupe(found: list[Found], cfg: MinerConfig) -> list[Found]:
         if not clash:
             kept.append(f)
     return kept
+
+
+# Ordinals count from 04:00, the quietest hour of most homes, so that habits rarely cross it.
+_ORDINAL_START_MIN = 240.0
+
+
+def _numbered(found: list[Found]) -> list[Found]:
+    """Number the habits of one entity state and weekday class by time of day.
+
+    The ordinal (not the time) makes the pattern id: a habit whose mean time drifts keeps its
+    id; only a new or lost habit of the same entity state and weekdays moves the later ones.
+    """
+    groups: dict[tuple[tuple[int, ...], tuple[int, ...]], list[Found]] = {}
+    for f in found:
+        groups.setdefault((tuple(f.steps), tuple(f.weekdays or [])), []).append(f)
+    for group in groups.values():
+        group.sort(key=lambda f: ((f.time_min or 0.0) - _ORDINAL_START_MIN) % _DAY_MIN)
+        for ordinal, f in enumerate(group):
+            f.ordinal = ordinal
+    return found
