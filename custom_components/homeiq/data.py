@@ -20,13 +20,34 @@ TOP_PATTERNS_IN_ATTRIBUTES = 5
 def habit_signature(pattern: dict[str, Any]) -> str:
     """What must change for a dismissed habit to be suggested again.
 
-    The pattern id already covers type, steps and (for time of day) the time sector; add the
+    The pattern id already covers type, steps and (for time of day) the weekday class; add the
     weekdays and the delay on a log scale, so 5 vs 6 minutes is the same habit but 5 vs 20 is not.
+    A time habit's time is compared apart, by distance (see `moved`): a hash has no tolerance.
     """
     delay = pattern.get("delay_s")
     bucket = None if delay is None else round(math.log2(1.0 + float(delay)))
     key = [pattern.get("id"), pattern.get("weekdays"), bucket, pattern.get("steps")]
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+MOVED_MIN = 90  # a time habit this far from where it was decided is another habit
+
+
+def _minutes(hhmm: object) -> int | None:
+    try:
+        hours, minutes = str(hhmm).split(":")
+        return int(hours) * 60 + int(minutes)
+    except ValueError:
+        return None
+
+
+def moved(then: str | None, now: object) -> bool:
+    """Whether a time habit now sits elsewhere in the day than when it was decided."""
+    before, after = _minutes(then), _minutes(now)
+    if before is None or after is None:  # not a time habit, or decided before times were kept
+        return False
+    gap = abs(before - after) % 1440
+    return min(gap, 1440 - gap) > MOVED_MIN
 
 
 @dataclass(kw_only=True)
@@ -37,6 +58,7 @@ class Decision:
     signature: str
     at: str
     automation_id: str | None = None
+    time: str | None = None  # "HH:MM" of a time habit when decided
 
     def as_dict(self) -> dict[str, Any]:
         """JSON for the store."""
@@ -45,7 +67,19 @@ class Decision:
             "signature": self.signature,
             "at": self.at,
             "automation_id": self.automation_id,
+            "time": self.time,
         }
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> Decision:
+        """From the store or its backup copy (older files have no time)."""
+        return cls(
+            status=str(value["status"]),
+            signature=str(value["signature"]),
+            at=str(value["at"]),
+            automation_id=value.get("automation_id"),
+            time=value.get("time"),
+        )
 
 
 @dataclass(kw_only=True)
@@ -68,7 +102,8 @@ class HomeIQData:
         return cls(
             patterns=list(stored.get("patterns") or []),
             decisions={
-                pid: Decision(**value) for pid, value in (stored.get("decisions") or {}).items()
+                pid: Decision.from_dict(value)
+                for pid, value in (stored.get("decisions") or {}).items()
             },
             summary=dict(stored.get("summary") or {}),
             last_analysis=dt_util.parse_datetime(last) if last else None,
@@ -96,7 +131,11 @@ class HomeIQData:
         if not pattern.get("suggestion") or pattern.get("automated"):
             return None
         decision = self.decisions.get(pattern["id"])
-        if decision is None or decision.signature != habit_signature(pattern):
+        if (
+            decision is None
+            or decision.signature != habit_signature(pattern)
+            or moved(decision.time, pattern.get("time"))
+        ):
             return STATUS_NEW  # never decided, or the habit changed since
         return decision.status
 
@@ -125,6 +164,7 @@ class HomeIQData:
             signature=habit_signature(pattern),
             at=dt_util.utcnow().isoformat(),
             automation_id=automation_id,
+            time=pattern.get("time"),
         )
 
 

@@ -1,0 +1,47 @@
+"""A decision follows its habit: the id ignores a time habit's drift, the decision does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from custom_components.homeiq.data import HomeIQData
+
+TIME_HABIT: dict[str, Any] = {
+    "id": "tod-x",
+    "type": "time_of_day",
+    "steps": [{"entity_id": "light.porch", "state": "off"}],
+    "time": "23:50",
+    "weekdays": [0, 1, 2, 3, 4, 5, 6],
+    "delay_s": None,
+    "suggestion": {"alias": "x"},
+    "automated": False,
+}
+
+
+def test_dismissed_time_habit_stays_dismissed_while_it_drifts() -> None:
+    data = HomeIQData(patterns=[TIME_HABIT])
+    data.decide(TIME_HABIT, "dismissed", None)
+    for now in ("23:50", "23:05", "00:20", "01:15"):  # within 90 minutes, across midnight too
+        assert data.status({**TIME_HABIT, "time": now}) == "dismissed", now
+
+
+def test_time_habit_elsewhere_in_the_day_is_new_again() -> None:
+    # The same id can come to name another habit (a new earlier one takes its place).
+    data = HomeIQData(patterns=[TIME_HABIT])
+    data.decide(TIME_HABIT, "dismissed", None)
+    for now in ("07:00", "21:55", "01:25"):
+        assert data.status({**TIME_HABIT, "time": now}) == "new", now
+
+
+def test_decision_time_survives_the_store_and_older_files_still_load() -> None:
+    data = HomeIQData(patterns=[TIME_HABIT])
+    data.decide(TIME_HABIT, "accepted", "homeiq_tod_x")
+    restored = HomeIQData.from_store(data.to_store())
+    assert restored.decisions["tod-x"].time == "23:50"
+    assert restored.status({**TIME_HABIT, "time": "07:00"}) == "new"
+
+    stored = data.to_store()
+    del stored["decisions"]["tod-x"]["time"]  # written before decisions kept the time
+    older = HomeIQData.from_store(stored)
+    assert older.decisions["tod-x"].time is None
+    assert older.status({**TIME_HABIT, "time": "07:00"}) == "accepted"
