@@ -84,12 +84,23 @@ def test_bad_inputs_one_line_exit_2(tmp_path: Path) -> None:
     bad_cols.write_text("a,b,c\n1,2,3\n")
     corrupt = tmp_path / "x.db"
     corrupt.write_bytes(b"SQLite format 3\x00" + b"\x07" * 5000)
+    # Out of range: a unit mistake (milliseconds) must not allocate a grid over millennia.
+    far = []
+    for i, stamp in enumerate(("1637000000000", "1e300", "-1e12", "inf")):
+        far.append(tmp_path / f"far{i}.csv")
+        far[-1].write_text(
+            f"timestamp,entity_id,state\n1637000000,light.a,off\n{stamp},light.a,on\n"
+        )
+    far.append(tmp_path / "far_iso.csv")
+    far[-1].write_text("timestamp_iso,entity_id,state\n9999-12-31T23:00:00+00:00,light.a,on\n")
     for args in (
         [str(tmp_path / "missing.csv")],
         [str(bad_time)],
         [str(bad_cols)],
         [str(corrupt)],
         [str(bad_cols), "--time-zone", "Nowhere/Land"],
+        *([str(f)] for f in far),
+        [str(bad_cols), "--days", "nan"],
     ):
         proc = _run(*args)
         assert proc.returncode == 2, (args, proc.stderr)

@@ -6,7 +6,9 @@ from datetime import datetime, timedelta
 import random
 from zoneinfo import ZoneInfo
 
-from homeiq_miner import Event, MinerConfig, mine
+import pytest
+
+from homeiq_miner import Event, InputError, MinerConfig, mine
 
 TZ = "Europe/Amsterdam"
 ZONE = ZoneInfo(TZ)
@@ -285,7 +287,8 @@ def test_two_times_of_one_state_keep_their_ids_and_order() -> None:
         return {p["time"][:2]: p["id"] for p in found if p["steps"][0]["state"] == "on"}
 
     both = ids(morning + evening)
-    assert set(both) == {"07", "19"} and both["07"] != both["19"]
+    assert set(both) == {"07", "19"}
+    assert both["07"] != both["19"]
     shifted = [Event(e.ts + 25 * 60, e.entity_id, e.state) for e in evening]  # 19:00 -> 19:25
     assert ids(morning + shifted) == both
 
@@ -328,3 +331,17 @@ def test_friendly_names_in_texts_ids_in_steps_and_actions() -> None:
     assert pair["suggestion"]["actions"] == [
         {"action": "light.turn_on", "target": {"entity_id": "light.hall"}}
     ]
+
+
+@pytest.mark.parametrize("ts", [1.7e12, float("nan"), -5.0, 5e9])
+def test_times_out_of_range_are_input_errors(ts: float) -> None:
+    events = [Event(1.7e9, "light.a", "on"), Event(ts, "light.a", "off")]
+    with pytest.raises(InputError, match="event 2") as err:
+        mine(events, time_zone=TZ)
+    assert ("milliseconds" in str(err.value)) == (ts == 1.7e12)
+
+
+def test_local_times_cost_what_the_events_hold_not_their_span() -> None:
+    # 1970 and 2099 in one input: the zone grid covers the two events' quarter hours only.
+    events = [Event(60.0, "light.a", "on"), Event(4.1e9, "light.a", "off")]
+    assert mine(events, time_zone=TZ).patterns == []

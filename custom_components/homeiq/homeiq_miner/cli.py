@@ -52,8 +52,8 @@ def _table(patterns: list[dict[str, Any]]) -> str:
 
 def _check_args(args: argparse.Namespace) -> None:
     load_zone(args.time_zone)
-    if args.days is not None and args.days <= 0:
-        raise InputError("--days must be positive.")
+    if args.days is not None and not 0 < args.days < 36_500:  # also refuses nan
+        raise InputError("--days must be a positive number of days.")
     if not args.source.exists():
         raise InputError(f"Cannot open {args.source}: no such file.")
 

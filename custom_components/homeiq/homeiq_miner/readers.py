@@ -11,7 +11,7 @@ import sqlite3
 import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InputError
+from .errors import MAX_TS, MIN_TS, InputError, time_range_error
 from .model import Event
 from .ulid import bytes_to_ulid
 
@@ -80,8 +80,10 @@ def read_csv(path: str | Path, *, time_zone: str = "UTC") -> Iterator[Event]:
                         ts = float(raw)
                         if not math.isfinite(ts):
                             raise ValueError(raw)  # noqa: TRY301
-                except ValueError:
+                except (ValueError, OverflowError):
                     raise InputError(f"{path} line {line}: cannot parse time {raw!r}.") from None
+                if not MIN_TS <= ts < MAX_TS:
+                    raise time_range_error(ts, f"{path} line {line}")
                 yield Event(
                     ts,
                     row[i_ent],

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
+from .errors import MAX_TS, MIN_TS, time_range_error
 from .model import Event, MinerConfig
 
 _CHUNK = 65_536
@@ -67,13 +68,13 @@ def local_seconds(ts: npt.NDArray[np.float64], zone: ZoneInfo) -> npt.NDArray[np
     """
     if ts.size == 0:
         return ts.copy()
-    start = float(np.floor(ts.min() / _GRID_S) * _GRID_S)
-    steps = int((ts.max() - start) // _GRID_S) + 1
-    offsets = np.empty(steps, dtype=np.float64)
-    for i in range(steps):
-        off = datetime.fromtimestamp(start + i * _GRID_S, zone).utcoffset()
+    cell = (ts // _GRID_S).astype(np.int64)
+    # Only the quarter hours that hold events: a sparse or long span costs no more calls.
+    cells, idx = np.unique(cell, return_inverse=True)
+    offsets = np.empty(cells.size, dtype=np.float64)
+    for i, c in enumerate(cells.tolist()):
+        off = datetime.fromtimestamp(c * _GRID_S, zone).utcoffset()
         offsets[i] = off.total_seconds() if off is not None else 0.0
-    idx = ((ts - start) // _GRID_S).astype(np.int64)
     return ts + offsets[idx]
 
 
@@ -99,7 +100,12 @@ def build_table(
     while chunk := list(islice(iterator, _CHUNK)):
         read += len(chunk)
         cols: list[tuple[Any, ...]] = list(zip(*chunk, strict=False))
-        ts_parts.append(np.fromiter(cols[0], dtype=np.float64, count=len(chunk)))
+        ts_chunk = np.fromiter(cols[0], dtype=np.float64, count=len(chunk))
+        ok = (ts_chunk >= MIN_TS) & (ts_chunk < MAX_TS)  # NaN fails both
+        if not ok.all():
+            first = int(np.argmin(ok))
+            raise time_range_error(float(ts_chunk[first]), f"event {read - len(chunk) + first + 1}")
+        ts_parts.append(ts_chunk)
         key_parts.append(
             np.fromiter(
                 map(interner.__getitem__, zip(cols[1], cols[2], strict=True)),
