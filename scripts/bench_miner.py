@@ -5,13 +5,23 @@ column is the same process reading the same CSV with the csv module and parsing 
 timestamp, nothing else: the floor any CSV-based miner pays.
 
     scripts/bench miner [--sizes 100000,1000000] [--with-5m] [--keep DIR]
+                        [--recorder] [--clock-sensor]
+
+--recorder also mines the same homes from a recorder database (WAL SQLite, the `states` /
+`states_meta` / `events` tables and columns HA's current schema has and the reader uses) through
+`read_recorder_db`. --clock-sensor adds a sensor with a new state every minute (a clock or
+timestamp sensor: one distinct state per event), the worst case for per-key tables.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 import csv
 from datetime import UTC, datetime
+import hashlib
+import heapq
+import itertools
 import json
 import math
 import os
@@ -23,11 +33,16 @@ import tempfile
 import time
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "custom_components" / "homeiq"))
+sys.path[:0] = [str(ROOT / "custom_components" / "homeiq"), str(ROOT)]
 
-from homeiq_miner import mine  # noqa: E402
-from homeiq_miner.readers import read_csv  # noqa: E402
+from homeiq_miner import Event, mine  # noqa: E402
+from homeiq_miner.readers import (  # noqa: E402
+    read_automation_context_ids,
+    read_csv,
+    read_recorder_db,
+)
 from homeiq_miner.synth import make_home  # noqa: E402
+from homeiq_miner.ulid import bytes_to_ulid  # noqa: E402
 
 # One large home (16 rooms, ~17k state changes a day); a bigger input is a longer history, so
 # event density stays that of a real home and growth with n is what is measured.
@@ -40,13 +55,26 @@ def _days_for(size: int) -> int:
     return max(1, math.ceil(size / per_day))
 
 
-def write_csv(path: Path, size: int) -> int:
-    home = make_home(size, days=_days_for(size), rooms=ROOMS, time_zone=TZ)
+def home_events(size: int, clock: bool) -> Iterator[Event]:
+    days = _days_for(size)
+    events = make_home(size, days=days, rooms=ROOMS, time_zone=TZ).events()
+    if not clock:
+        return iter(events)
+    first = next(events)
+    start = first.ts // 60 * 60 + 60
+    ticks = (
+        Event(t, "sensor.clock", datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M"))
+        for t in range(int(start), int(start) + days * 86400, 60)
+    )
+    return heapq.merge(itertools.chain([first], events), ticks, key=lambda e: e.ts)
+
+
+def write_csv(path: Path, events: Iterator[Event]) -> int:
     n = 0
     with path.open("w", newline="") as handle:
         w = csv.writer(handle)
         w.writerow(["timestamp_iso", "entity_id", "state", "context_id", "context_parent_id"])
-        for e in home.events():
+        for e in events:
             w.writerow(
                 [
                     datetime.fromtimestamp(e.ts, UTC).isoformat(),
@@ -60,11 +88,34 @@ def write_csv(path: Path, size: int) -> int:
     return n
 
 
+def write_db(path: Path, events: Iterator[Event]) -> int:
+    from tests.miner.conftest import write_recorder_db
+
+    def ulid(context: str | None) -> str | None:
+        # The recorder stores context ids as 16-byte ULIDs; the synthetic ids are not ULIDs.
+        return (
+            None
+            if context is None
+            else bytes_to_ulid(hashlib.md5(context.encode(), usedforsecurity=False).digest())
+        )
+
+    rows = [
+        (e.ts, e.entity_id, e.state, ulid(e.context_id), ulid(e.context_parent_id), False)
+        for e in events
+    ]
+    write_recorder_db(path, rows)
+    return len(rows)
+
+
 def _worker(mode: str, path: str) -> None:
     started = time.perf_counter()
     out: dict[str, object] = {}
-    if mode == "mine":
-        result = mine(read_csv(path), time_zone=TZ)
+    if mode in ("mine", "mine-db"):
+        if mode == "mine":
+            result = mine(read_csv(path), time_zone=TZ)
+        else:
+            auto = read_automation_context_ids(path)
+            result = mine(read_recorder_db(path), time_zone=TZ, automation_context_ids=auto)
         out = {
             "patterns": len(result.patterns),
             "suggestions": result.stats["suggestions"],
@@ -101,6 +152,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--with-5m", action="store_true", help="also 5,000,000 (slow to generate)")
     parser.add_argument("--keep", type=Path, default=None, help="keep generated CSVs here")
+    parser.add_argument("--recorder", action="store_true", help="also mine a recorder DB")
+    parser.add_argument("--clock-sensor", action="store_true", help="add a new state a minute")
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "CSV"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -111,26 +164,36 @@ def main() -> None:
         sizes.append(5_000_000)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-miner-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"cpu cores: {os.cpu_count()}  python: {sys.version.split()[0]}  rooms: {ROOMS}")
+    clock = "-clock" if args.clock_sensor else ""
+    print(f"cpu cores: {os.cpu_count()}  python: {sys.version.split()[0]}  rooms: {ROOMS}{clock}")
     print(
-        "| events | mine wall s | peak RSS MB | csv-parse baseline s | mine / baseline | s per 1M | patterns |"
+        "| source | events | mine wall s | peak RSS MB | csv-parse baseline s | mine / baseline"
+        " | s per 1M | patterns |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
-        path = folder / f"home-{size}.csv"
+        path = folder / f"home-{size}{clock}.csv"
         if not path.exists():
-            write_csv(path, size)
+            write_csv(path, home_events(size, args.clock_sensor))
         base = _measure("baseline", path)
-        run = _measure("mine", path)
-        events = int(run["events"])
-        print(
-            f"| {events:,} | {run['wall_s']:.2f} | {run['peak_rss_mb']:.0f} | {base['wall_s']:.2f} |"
-            f" {run['wall_s'] / base['wall_s']:.2f} | {run['wall_s'] / events * 1e6:.2f} |"
-            f" {int(run['patterns'])} |",
-            flush=True,
-        )
+        runs = [("csv", _measure("mine", path))]
+        db = folder / f"home-{size}{clock}.db"
+        if args.recorder:
+            if not db.exists():
+                write_db(db, home_events(size, args.clock_sensor))
+            runs.append(("recorder db", _measure("mine-db", db)))
+        for source, run in runs:
+            events = int(run["events"])
+            print(
+                f"| {source} | {events:,} | {run['wall_s']:.2f} | {run['peak_rss_mb']:.0f} |"
+                f" {base['wall_s']:.2f} | {run['wall_s'] / base['wall_s']:.2f} |"
+                f" {run['wall_s'] / events * 1e6:.2f} | {int(run['patterns'])} |",
+                flush=True,
+            )
         if args.keep is None:
             path.unlink()
+            for f in folder.glob(f"{db.name}*"):
+                f.unlink()
 
 
 if __name__ == "__main__":

@@ -51,21 +51,18 @@ def _smooth(hist: npt.NDArray[np.int64], half: int) -> npt.NDArray[np.int64]:
 
 
 def _peaks(
-    smooth: npt.NDArray[np.int64],
-    keys: npt.NDArray[np.int64],
-    floor: npt.NDArray[np.float64],
-    cfg: MinerConfig,
+    smooth: npt.NDArray[np.int64], floor: float, cfg: MinerConfig
 ) -> list[tuple[int, float]]:
-    """Up to max_peaks_per_key local maxima per key that could reach the thresholds."""
+    """(row, minute) of up to max_peaks_per_key maxima per row that could reach the thresholds."""
     suppress = round(2 * cfg.time_window_min / _BIN_MIN)
     found: list[tuple[int, float]] = []
-    for k in keys:
+    for k in np.flatnonzero(smooth.max(axis=1) >= floor).tolist():
         row = smooth[k].copy()
         for _ in range(cfg.max_peaks_per_key):
             b = int(row.argmax())
-            if row[b] < floor[k]:
+            if row[b] < floor:
                 break
-            found.append((int(k), b * _BIN_MIN + _BIN_MIN / 2))
+            found.append((k, b * _BIN_MIN + _BIN_MIN / 2))
             row[np.arange(b - suppress, b + suppress + 1) % _BINS] = 0
     return found
 
@@ -107,12 +104,22 @@ def detect_time_of_day(table: EventTable, cfg: MinerConfig) -> list[Found]:
     for cls in (True, False):
         if n_days[cls] == 0:
             continue
-        m = uwd if cls else ~uwd
-        hist = np.bincount(ukey[m] * _BINS + ubin[m], minlength=s * _BINS).reshape(s, _BINS)
+        # Histograms only for keys with enough changes to be a habit: a sensor with a new
+        # state every minute (a clock, a timestamp) adds many keys but no rows here.
         keys = np.flatnonzero(count[cls] >= cfg.min_days)
+        if keys.size == 0:
+            continue
+        row = np.full(s, -1, dtype=np.int64)
+        row[keys] = np.arange(keys.size)
+        m = (uwd if cls else ~uwd) & (row[ukey] >= 0)
+        hist = np.bincount(row[ukey[m]] * _BINS + ubin[m], minlength=keys.size * _BINS).reshape(
+            keys.size, _BINS
+        )
         # A peak must hold enough days to reach min_confidence before any correction.
-        floor = np.maximum(cfg.min_days, cfg.min_confidence * n_days[cls]) * np.ones(s)
-        candidates += _peaks(_smooth(hist, half), keys, floor, cfg)
+        floor = max(cfg.min_days, cfg.min_confidence * n_days[cls])
+        candidates += [
+            (int(keys[r]), center) for r, center in _peaks(_smooth(hist, half), floor, cfg)
+        ]
 
     results: list[Found] = []
     for k, center in candidates:
