@@ -8,14 +8,17 @@ import re
 from typing import Any
 
 from homeassistant.components.automation.config import async_validate_config_item
+from homeassistant.components.automation.const import DOMAIN as AUTOMATION_DOMAIN
 from homeassistant.config import AUTOMATION_CONFIG_PATH
+from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util.file import write_utf8_file_atomic
 from homeassistant.util.yaml import dump, load_yaml
 import voluptuous as vol
 
-from .const import DOMAIN
+from .const import DOMAIN, LOGGER
 
 _LOCK = asyncio.Lock()  # one writer of automations.yaml at a time within HomeIQ
 _KEY_ORDER = ("id", "alias", "description", "triggers", "conditions", "actions", "mode")
@@ -26,13 +29,16 @@ def automation_id(pattern_id: str) -> str:
     return f"homeiq_{re.sub(r'[^a-zA-Z0-9_]', '_', pattern_id)}"
 
 
-def build_config(pattern_id: str, suggestion: dict[str, Any], *, enabled: bool) -> dict[str, Any]:
-    """The automation as it goes into automations.yaml (editor key order)."""
+def build_config(pattern_id: str, suggestion: dict[str, Any]) -> dict[str, Any]:
+    """The automation as it goes into automations.yaml (editor key order).
+
+    Never with `initial_state`: HA would force it at every start, over the user's own toggles;
+    accepting sets it on or off once after the reload instead (`async_set_enabled`).
+    """
     config: dict[str, Any] = {"id": automation_id(pattern_id)}
     for key in _KEY_ORDER[1:]:
         if key in suggestion:
             config[key] = suggestion[key]
-    config["initial_state"] = enabled
     return config
 
 
@@ -68,3 +74,22 @@ async def async_create_automation(hass: HomeAssistant, config: dict[str, Any]) -
         await hass.async_add_executor_job(_upsert, path, config)
     if hass.services.has_service("automation", "reload"):
         await hass.services.async_call("automation", "reload", {"id": config["id"]}, blocking=True)
+
+
+async def async_set_enabled(hass: HomeAssistant, config_id: str, enabled: bool) -> None:
+    """Turn the reloaded automation on or off once; HA's restore state keeps it afterwards."""
+    entity_id = er.async_get(hass).async_get_entity_id(
+        AUTOMATION_DOMAIN, AUTOMATION_DOMAIN, config_id
+    )
+    if entity_id is None:
+        # Automations are not loaded (no `automation:` in configuration.yaml): HA will start
+        # it on when they are.
+        LOGGER.warning("Automation %s is not loaded; it could not be turned %s",
+                       config_id, "on" if enabled else "off")  # fmt: skip
+        return
+    await hass.services.async_call(
+        AUTOMATION_DOMAIN,
+        SERVICE_TURN_ON if enabled else SERVICE_TURN_OFF,
+        {ATTR_ENTITY_ID: entity_id},
+        blocking=True,
+    )

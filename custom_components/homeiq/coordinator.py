@@ -26,7 +26,7 @@ from .api import (
     HomeIQConnectionError,
     HomeIQModelLoadingError,
 )
-from .automations import async_create_automation, build_config
+from .automations import async_create_automation, async_set_enabled, build_config
 from .const import (
     CONF_ANALYSIS_TIME,
     CONF_LOOKBACK_DAYS,
@@ -101,12 +101,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         self.data = HomeIQData.from_store(await self.store.async_load())
         copied = await self.hass.async_add_executor_job(backup.read_decisions, self._backup_path)
         recovered = {
-            pid: Decision(
-                status=str(value["status"]),
-                signature=str(value["signature"]),
-                at=str(value["at"]),
-                automation_id=value.get("automation_id"),
-            )
+            pid: Decision.from_dict(value)
             for pid, value in copied.items()
             if pid not in self.data.decisions
         }
@@ -328,9 +323,12 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             duration_s=round(time.monotonic() - started, 3),
             events=stats.events,
         )
+        models = data.summary.get("models")  # which models ran, or the fallbacks (honest)
         LOGGER.info(
-            "HomeIQ analysed %s state changes of %s entities in %.1f s: %s patterns",
+            "HomeIQ analysed %s state changes of %s entities in %.1f s: %s patterns; models: %s",
             stats.events, stats.entities, data.duration_s or 0.0, len(data.patterns),
+            "; ".join(f"{role} {what}" for role, what in models.items())
+            if isinstance(models, dict) and models else "not reported",
         )  # fmt: skip
         issues.async_clear(self.hass, issues.ISSUE_RESULTS_RECOVERED)
         await self._async_persist(data)
@@ -381,10 +379,12 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         return pattern
 
     async def async_accept(self, pattern_id: str, *, enabled: bool) -> str:
-        """Create the suggested automation; returns its automation id."""
+        """Create the suggested automation, on or off as asked; returns its automation id."""
         pattern = self._suggested(pattern_id)
-        config = build_config(pattern_id, pattern["suggestion"], enabled=enabled)
+        config = build_config(pattern_id, pattern["suggestion"])
         await async_create_automation(self.hass, config)
+        # Set once as asked (accepting again may re-enable it); the user's toggles then stick.
+        await async_set_enabled(self.hass, config["id"], enabled)
         self.data.decide(pattern, STATUS_ACCEPTED, config["id"])
         await self.async_save()
         return str(config["id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 import hashlib
 import os
 from pathlib import Path
@@ -89,22 +90,34 @@ async def _run(*args: str) -> None:
         process.kill()
         await process.wait()
         raise RuntimeInstallError(f"{args[0]} timed out after {INSTALL_TIMEOUT:.0f} s") from err
+    except asyncio.CancelledError:
+        # Unload or HA stop during an install: leave no pip running behind.
+        with suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
     if process.returncode != 0:
         tail = output.decode(errors="replace")[-_OUTPUT_TAIL:]
         raise RuntimeInstallError(f"{' '.join(args[:4])} failed ({process.returncode}): {tail}")
 
 
-async def async_ensure_runtime(hass: HomeAssistant) -> str:
-    """Return the sidecar interpreter, creating the runtime venv first if needed (slow).
+async def async_runtime_python(hass: HomeAssistant) -> str | None:
+    """The sidecar interpreter if it is ready to use, None if the venv must be (re)built.
 
     `HOMEIQ_SIDECAR_PYTHON` names an existing interpreter instead (tests, development).
     """
     if override := os.environ.get(ENV_SIDECAR_PYTHON):
         return override
+    stamp = await hass.async_add_executor_job(requirements_stamp)
+    return await hass.async_add_executor_job(_ready_python, runtime_dir(hass), stamp)
+
+
+async def async_ensure_runtime(hass: HomeAssistant) -> str:
+    """Return the sidecar interpreter, creating the runtime venv first if needed (slow)."""
+    if python := await async_runtime_python(hass):
+        return python
     root = runtime_dir(hass)
     stamp = await hass.async_add_executor_job(requirements_stamp)
-    if python := await hass.async_add_executor_job(_ready_python, root, stamp):
-        return python
     LOGGER.info("Creating the HomeIQ sidecar runtime in %s (one time, a few minutes)", root)
     await _run(sys.executable, "-m", "venv", "--clear", str(root))
     python = str(root / "bin" / "python")

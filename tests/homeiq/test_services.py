@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -54,7 +56,11 @@ async def test_accept_creates_disabled_automation(
     config_dir: Path,
     entity_registry: er.EntityRegistry,
 ) -> None:
-    """Accepting writes automations.yaml and reloads; enabled=false starts it off."""
+    """Accepting writes automations.yaml and reloads; enabled=false turns it off once.
+
+    No `initial_state` is written: it would force the state at every restart, over the user's
+    own toggles in the automation editor.
+    """
     assert await async_setup_component(hass, "automation", {})
     result = await call(
         hass,
@@ -65,7 +71,7 @@ async def test_accept_creates_disabled_automation(
     entity_id = entity_registry.async_get_entity_id("automation", "automation", automation_id)
     assert entity_id is not None
     assert hass.states.get(entity_id).state == "off"
-    assert "initial_state: false" in (config_dir / "automations.yaml").read_text()
+    assert "initial_state" not in (config_dir / "automations.yaml").read_text()
 
     result = await call(
         hass,
@@ -227,4 +233,122 @@ async def test_analyze_wrong_token(
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, "analyze_patterns", {"config_entry_id": entry.entry_id})
     assert err.value.translation_key == "sidecar_auth_failed"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_accept_keeps_the_users_toggle(
+    hass: HomeAssistant,
+    loaded_with_results: MockConfigEntry,
+    config_dir: Path,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """An automation accepted off and later switched on by the user stays on after a reload."""
+    assert await async_setup_component(hass, "automation", {})
+    result = await call(
+        hass,
+        "accept_suggestion",
+        {"config_entry_id": loaded_with_results.entry_id, "suggestion_id": PAIR, "enabled": False},
+    )
+    entity_id = entity_registry.async_get_entity_id(
+        "automation", "automation", result["automation_id"]
+    )
+    assert entity_id is not None
+    assert hass.states.get(entity_id).state == "off"
+    await hass.services.async_call("automation", "turn_on", {"entity_id": entity_id}, blocking=True)
+    # A changed automations.yaml (the user edits another automation) reloads this one too.
+    yaml_text = (config_dir / "automations.yaml").read_text()
+    (config_dir / "automations.yaml").write_text(yaml_text.replace("mode: single", "mode: restart"))
+    await hass.services.async_call("automation", "reload", blocking=True)
+    await hass.async_block_till_done()
+    assert hass.states.get(entity_id).state == "on"
+
+
+async def test_accept_automations_file_invalid(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """An automations.yaml that is not a list is never overwritten; nothing is decided."""
+    automations = config_dir / "automations.yaml"
+    automations.write_text("mine: not a list\n")
+    with pytest.raises(HomeAssistantError) as err:
+        await call(
+            hass,
+            "accept_suggestion",
+            {"config_entry_id": loaded_with_results.entry_id, "suggestion_id": PAIR},
+            response=False,
+        )
+    assert err.value.translation_key == "automations_file_invalid"
+    assert err.value.translation_placeholders == {"path": str(automations)}
+    assert automations.read_text() == "mine: not a list\n"
+    result = await call(hass, "get_suggestions", {"config_entry_id": loaded_with_results.entry_id})
+    assert PAIR in [s["id"] for s in result["suggestions"]]
+
+
+async def test_accept_automation_invalid(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """A suggestion HA's automation validation refuses is not written; nothing is decided."""
+    coordinator = loaded_with_results.runtime_data.coordinator
+    pattern = coordinator.data.pattern(HABIT)
+    assert pattern is not None
+    pattern["suggestion"]["triggers"] = [{"trigger": "time", "at": "25:99"}]
+    with pytest.raises(HomeAssistantError) as err:
+        await call(
+            hass,
+            "accept_suggestion",
+            {"config_entry_id": loaded_with_results.entry_id, "suggestion_id": HABIT},
+            response=False,
+        )
+    assert err.value.translation_key == "automation_invalid"
+    assert err.value.translation_placeholders is not None
+    assert err.value.translation_placeholders["id"] == f"homeiq_{HABIT.replace('-', '_')}"
+    assert (config_dir / "automations.yaml").read_text() == "[]\n"
+    result = await call(hass, "get_suggestions", {"config_entry_id": loaded_with_results.entry_id})
+    assert HABIT in [s["id"] for s in result["suggestions"]]
+
+
+@pytest.fixture
+async def loading_sidecar() -> AsyncGenerator[str]:
+    """A real HTTP server on loopback that answers like a sidecar still loading its models."""
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "version": "0", "models_loaded": []})
+
+    async def models(_request: web.Request) -> web.Response:
+        return web.json_response({"models": {}})
+
+    async def analyze(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response(
+            {"error": {"code": "model_loading", "message": "The embed model is loading."}},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_get("/v1/models", models)
+    app.router.add_post("/v1/analyze", analyze)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+async def test_analyze_models_loading(
+    hass: HomeAssistant, config_dir: Path, custom_integrations: None, loading_sidecar: str
+) -> None:
+    """A sidecar still loading its models (503): a translated error that says to wait."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        data={CONF_MODE: MODE_EXTERNAL, CONF_URL: loading_sidecar, CONF_TOKEN: "t"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    with pytest.raises(HomeAssistantError) as err:
+        await call(hass, "analyze_patterns", {"config_entry_id": entry.entry_id})
+    assert err.value.translation_key == "models_loading"
+    assert entry.runtime_data.coordinator.data.last_analysis is None
     await hass.config_entries.async_unload(entry.entry_id)
