@@ -1,8 +1,11 @@
 """A demo home from a recorded event log: HA entities that match it, and its history replayed.
 
-The entities are template entities backed by input_booleans, so names resolve in the UI and an
-accepted suggestion can really switch them. History is written straight into the recorder's
-SQLite database with the original spacing, shifted so that the last event is a minute ago.
+The lights, switches and binary sensors are template entities backed by input_booleans, so names
+resolve in the UI and an accepted suggestion can really switch them; sensors are template
+sensors; the weather is a template weather backed by an input_select; a phone is a device
+tracker from known_devices.yaml (its state is set with `device_tracker.see`). History is written
+straight into the recorder's SQLite database with the original spacing, shifted so that the last
+event is a minute ago.
 """
 
 from __future__ import annotations
@@ -16,8 +19,16 @@ import time
 
 from homeassistant.util.ulid import ulid_at_time, ulid_to_bytes
 
-# Domains the demo can represent with template entities (others in a log are skipped).
-SUPPORTED_DOMAINS = ("light", "switch", "binary_sensor", "sensor")
+# Domains the demo can represent (others in a log are skipped).
+SWITCHABLE_DOMAINS = ("light", "switch", "binary_sensor")
+SUPPORTED_DOMAINS = (*SWITCHABLE_DOMAINS, "sensor", "weather", "device_tracker")
+# The states a weather entity may have (HA's weather conditions).
+WEATHER_CONDITIONS = (
+    "clear-night", "cloudy", "exceptional", "fog", "hail", "lightning", "lightning-rainy",
+    "partlycloudy", "pouring", "rainy", "snowy", "snowy-rainy", "sunny", "windy", "windy-variant",
+)  # fmt: skip
+# The first line of the files the demo writes; a file without it is the user's and is kept.
+GENERATED = "# Written by demo/run.py from the recorded home; rewritten when the demo changes."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,8 +47,15 @@ class DemoEntity:
         return self.entity_id.split(".", 1)[1]
 
     @property
+    def switchable(self) -> bool:
+        """On/off, held by an input_boolean (lights, switches, binary sensors)."""
+        return self.domain in SWITCHABLE_DOMAINS
+
+    @property
     def backing(self) -> str:
-        """The input_boolean that holds an on/off entity's state."""
+        """The input_boolean (or for weather, input_select) that holds the entity's state."""
+        if self.domain == "weather":
+            return f"input_select.demo_weather_{self.object_id}"
         return f"input_boolean.demo_{self.object_id}"
 
     @property
@@ -73,6 +91,7 @@ def entities_of(path: Path) -> list[DemoEntity]:
 def configuration_yaml(entities: list[DemoEntity], *, time_zone: str) -> str:
     """configuration.yaml for the demo: the parts of default_config the demo needs, plus entities."""
     lines = [
+        GENERATED,
         "homeassistant:",
         "  name: HomeIQ demo home",
         f"  time_zone: {time_zone}",
@@ -100,9 +119,20 @@ def configuration_yaml(entities: list[DemoEntity], *, time_zone: str) -> str:
         "",
         "input_boolean:",
     ]
-    switchable = [e for e in entities if not e.numeric]
+    switchable = [e for e in entities if e.switchable]
     for ent in switchable:
         lines += [f"  demo_{ent.object_id}:", f"    name: {ent.name} (demo backing)"]
+    weathers = [e for e in entities if e.domain == "weather"]
+    if weathers:
+        lines += ["", "input_select:"]
+        for ent in weathers:
+            lines += [
+                f"  demo_weather_{ent.object_id}:",
+                f"    name: {ent.name} weather (demo backing)",
+                f"    options: [{', '.join(WEATHER_CONDITIONS)}]",
+            ]
+    if any(e.domain == "device_tracker" for e in entities):
+        lines += ["", "device_tracker:  # the devices are in known_devices.yaml"]
     lines += ["", "template:", "  - binary_sensor:"]
     for ent in (e for e in switchable if e.domain == "binary_sensor"):
         lines += [
@@ -119,6 +149,16 @@ def configuration_yaml(entities: list[DemoEntity], *, time_zone: str) -> str:
             "        unit_of_measurement: lx",
             '        state: "0"',
         ]
+    if weathers:
+        lines += ["  - weather:"]
+        for ent in weathers:
+            lines += [
+                f'      - name: "{ent.name}"',
+                f"        unique_id: demo_{ent.object_id}",
+                f"        condition_template: \"{{{{ states('{ent.backing}') }}}}\"",
+                '        temperature_template: "{{ 12 }}"',
+                '        humidity_template: "{{ 75 }}"',
+            ]
     for domain, key in (("light", "lights"), ("switch", "switches")):
         members = [e for e in switchable if e.domain == domain]
         if not members:
@@ -137,6 +177,14 @@ def configuration_yaml(entities: list[DemoEntity], *, time_zone: str) -> str:
                 "          action: input_boolean.turn_off",
                 f"          target: {{entity_id: {ent.backing}}}",
             ]
+    return "\n".join(lines) + "\n"
+
+
+def known_devices_yaml(entities: list[DemoEntity]) -> str:
+    """known_devices.yaml: one tracked device per device_tracker entity (id = object id)."""
+    lines = [GENERATED]
+    for ent in (e for e in entities if e.domain == "device_tracker"):
+        lines += [f"{ent.object_id}:", f'  name: "{ent.name}"', "  track: true"]
     return "\n".join(lines) + "\n"
 
 

@@ -4,15 +4,28 @@
 
 First start: writes the config folder, starts `hass`, finishes onboarding (user `demo`, its
 password printed), writes a long-lived token to `<config>/token`, replays the recorded home into
-the recorder, sets up HomeIQ (managed sidecar), creates the dashboard and runs one analysis.
-Later starts reuse all of it. Ctrl-C stops Home Assistant (which stops the sidecar).
-`--check` exits after the first analysis (used by the browser test).
+the recorder (shifted to end a minute ago), sets up HomeIQ (managed sidecar), creates the
+dashboard and runs one analysis. Later starts reuse all of it and run a fresh analysis.
+
+Replayed history ages: when it ends more than a day ago (`<config>/.demo-replayed` records
+when), the next start deletes the recorder database before HA starts, and replays the home
+again, shifted to end now (HA creates a new database; HomeIQ's results and decisions, the
+accepted automations, users and dashboards live in other files and stay).
+
+Offline: HA and its sidecar run with HF_HUB_OFFLINE=1 and HOMEIQ_SIDECAR_NO_CONVERT=1, so the
+sidecar serves only the model cache (see scripts/demo-models) and never tries the model hub.
+
+Ctrl-C, at any time (also during the first start's set-up, which it cancels), stops Home
+Assistant, which stops the sidecar; if HA has not stopped within a minute, its whole process
+group (HA runs in its own) is killed, so no sidecar is left behind.
+`--check` exits after the first analysis.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -27,7 +40,7 @@ import aiohttp
 
 from .dashboard import DASHBOARD_URL_PATH, dashboard_config
 from .ha_client import HAError, WebSocket, onboard, rest
-from .home import configuration_yaml, entities_of, replay
+from .home import GENERATED, configuration_yaml, entities_of, known_devices_yaml, replay
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_LOG = REPO.parent / "shared" / "data" / "thesillyhome_ha.events.csv"
@@ -35,6 +48,28 @@ USERNAME = "demo"
 TIME_ZONE = "Europe/London"
 READY_TIMEOUT_S = 300
 SIDECAR_TIMEOUT_S = 300
+STOP_TIMEOUT_S = 60
+RECORDER_DB = "home-assistant_v2.db"
+REPLAY_MARKER = ".demo-replayed"
+# Replayed history older than this is replayed again (see reset_stale_history).
+REPLAY_MAX_AGE_S = 24 * 3600
+
+
+# What demo/run.py wrote before generated files carried the GENERATED line.
+LEGACY_GENERATED = "homeassistant:\n  name: HomeIQ demo home\n"
+
+
+def write_generated(path: Path, text: str) -> None:
+    """Write a generated file unless it is there already, or has become the user's own.
+
+    A file whose first line is GENERATED is the demo's and follows the demo (new entities, a
+    new --port); deleting that line keeps your edits.
+    """
+    if path.exists():
+        old = path.read_text(encoding="utf-8")
+        if old == text or not old.startswith((GENERATED, LEGACY_GENERATED)):
+            return
+    path.write_text(text, encoding="utf-8")
 
 
 def prepare_config(config: Path, log: Path, port: int) -> None:
@@ -45,11 +80,11 @@ def prepare_config(config: Path, log: Path, port: int) -> None:
     link = components / "homeiq"
     if not link.exists():
         link.symlink_to(REPO / "custom_components" / "homeiq")
-    yaml_path = config / "configuration.yaml"
-    if not yaml_path.exists():
-        text = configuration_yaml(entities_of(log), time_zone=TIME_ZONE)
-        text += f"\nhttp:\n  server_host: 127.0.0.1\n  server_port: {port}\n"
-        yaml_path.write_text(text, encoding="utf-8")
+    entities = entities_of(log)
+    text = configuration_yaml(entities, time_zone=TIME_ZONE)
+    text += f"\nhttp:\n  server_host: 127.0.0.1\n  server_port: {port}\n"
+    write_generated(config / "configuration.yaml", text)
+    write_generated(config / "known_devices.yaml", known_devices_yaml(entities))
     onboarding = config / ".storage" / "onboarding"
     if not onboarding.exists():
         # Location and units come from configuration.yaml and analytics stay off: mark those
@@ -74,11 +109,48 @@ def prepare_config(config: Path, log: Path, port: int) -> None:
             (config / name).write_text(empty, encoding="utf-8")
 
 
+def reset_stale_history(config: Path) -> None:
+    """Before HA starts: if the replayed history has aged, drop the recorder database.
+
+    The history was shifted to end at the first start. Days later it has slid back in time,
+    and after ~16 days it would be out of HomeIQ's 30-day look-back. Starting from a fresh
+    database (HA creates it) and replaying again is simpler and sturdier than picking the
+    replayed rows out of a live schema; the demo loses only its own recent history, while
+    HomeIQ's results, decisions and accepted automations live elsewhere and are kept.
+    """
+    marker = config / REPLAY_MARKER
+    if not marker.exists():
+        return
+    try:
+        end = float(json.loads(marker.read_text())["end"])
+    except (ValueError, KeyError, TypeError):
+        end = marker.stat().st_mtime  # a marker from before "end" was recorded
+    age = time.time() - end
+    if age <= REPLAY_MAX_AGE_S:
+        return
+    print(
+        f"[demo] the replayed history ends {age / 86400:.1f} days ago: starting a fresh "
+        "recorder database and replaying the home again, shifted to end now",
+        flush=True,
+    )
+    for suffix in ("", "-wal", "-shm"):
+        (config / f"{RECORDER_DB}{suffix}").unlink(missing_ok=True)
+    marker.unlink()
+
+
 async def start_hass(config: Path) -> asyncio.subprocess.Process:
-    """Start `hass` from this venv; its output goes to <config>/hass.out."""
+    """Start `hass` from this venv in its own process group; output goes to <config>/hass.out.
+
+    Its own group (and session): the terminal's Ctrl-C reaches only demo.run, which stops HA
+    in order, and the group lets a last-resort kill take the managed sidecar along with HA.
+    """
     env = dict(os.environ)
     # The managed sidecar runs from the torch-free runtime venv that scripts/setup built.
     env.setdefault("HOMEIQ_SIDECAR_PYTHON", str(REPO / ".venv" / "runtime" / "bin" / "python"))
+    # Offline: the sidecar serves only what scripts/demo-models (or download-models) put in
+    # its cache; it never asks the model hub or converts, and names the fallback instead.
+    env["HF_HUB_OFFLINE"] = "1"
+    env["HOMEIQ_SIDECAR_NO_CONVERT"] = "1"
     with (config / "hass.out").open("ab") as out:
         return await asyncio.create_subprocess_exec(
             sys.executable,
@@ -287,48 +359,85 @@ def print_summary(base: str, password: str, config: Path, response: dict[str, An
     print("Ctrl-C stops Home Assistant and the sidecar.", flush=True)
 
 
+async def set_up(
+    args: argparse.Namespace, config: Path, base: str, proc: asyncio.subprocess.Process
+) -> None:
+    """Everything between `hass` starting and the demo being ready; Ctrl-C cancels it."""
+    async with aiohttp.ClientSession() as session:
+        await wait_ready(session, base, proc)
+        token, password = await ensure_login(session, base, config)
+        marker = config / REPLAY_MARKER
+        entities = entities_of(args.log)
+        await wait_for_entities(session, base, token, {e.entity_id for e in entities})
+        if not marker.exists():
+            # One synchronous transaction: a Ctrl-C waits for it, so rows and marker agree.
+            end = time.time() - 60
+            rows = replay(args.log, config / RECORDER_DB, entities, end=end)
+            marker.write_text(json.dumps({"rows": rows, "log": str(args.log), "end": end}))
+        entry_id = await ensure_homeiq(session, base, token)
+        await enable_category_sensors(session, base, token, entry_id)
+        await wait_for_sidecar(session, base, token)
+        response = await analyze(session, base, token, entry_id)
+        await ensure_dashboard(session, base, token, entry_id)
+        (config / "last-analysis.json").write_text(json.dumps(response, indent=1))
+        print_summary(base, password, config, response)
+        if args.ready_file:
+            args.ready_file.write_text(
+                json.dumps(
+                    {"base": base, "username": USERNAME, "password": password, "token": token}
+                )
+            )
+
+
+async def stop_hass(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM: HA stops its integrations, and HomeIQ its sidecar. Else kill the whole group."""
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_TIMEOUT_S)
+            return
+        except TimeoutError:
+            print(
+                f"[demo] Home Assistant did not stop within {STOP_TIMEOUT_S} s: killing it "
+                "and the sidecar",
+                file=sys.stderr,
+                flush=True,
+            )
+    # HA is gone or hangs: nothing it started (the sidecar, a pip install) may outlive it.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    await proc.wait()
+
+
 async def main_async(args: argparse.Namespace) -> int:
     config: Path = args.config.resolve()
+    reset_stale_history(config)
     prepare_config(config, args.log, args.port)
     base = f"http://127.0.0.1:{args.port}"
     proc = await start_hass(config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        async with aiohttp.ClientSession() as session:
-            await wait_ready(session, base, proc)
-            token, password = await ensure_login(session, base, config)
-            marker = config / ".demo-replayed"
-            entities = entities_of(args.log)
-            await wait_for_entities(session, base, token, {e.entity_id for e in entities})
-            if not marker.exists():
-                rows = replay(args.log, config / "home-assistant_v2.db", entities)
-                marker.write_text(json.dumps({"rows": rows, "log": str(args.log)}))
-            entry_id = await ensure_homeiq(session, base, token)
-            await enable_category_sensors(session, base, token, entry_id)
-            await wait_for_sidecar(session, base, token)
-            response = await analyze(session, base, token, entry_id)
-            await ensure_dashboard(session, base, token, entry_id)
-            (config / "last-analysis.json").write_text(json.dumps(response, indent=1))
-            print_summary(base, password, config, response)
-            if args.ready_file:
-                args.ready_file.write_text(
-                    json.dumps(
-                        {"base": base, "username": USERNAME, "password": password, "token": token}
-                    )
-                )
-            if not args.check:
-                await stop.wait()
+        setup = asyncio.create_task(set_up(args, config, base, proc))
+        stop = asyncio.Event()
+
+        def interrupt() -> None:
+            stop.set()
+            setup.cancel()  # no-op once set-up is done
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, interrupt)
+        try:
+            await setup
+        except asyncio.CancelledError:
+            if not stop.is_set():
+                raise
+            print("\n[demo] interrupted during set-up: stopping Home Assistant", flush=True)
+            return 130
+        if not args.check:
+            await stop.wait()
+            print("\n[demo] stopping Home Assistant and the sidecar", flush=True)
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 60)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop_hass(proc)
     return 0
 
 
@@ -359,6 +468,8 @@ def main() -> None:
     except HAError as err:
         print(f"demo failed: {err}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:  # before Home Assistant started (or before the handler was in)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

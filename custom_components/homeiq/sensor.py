@@ -46,8 +46,24 @@ def _new_suggestions(coordinator: HomeIQCoordinator) -> dict[str, Any]:
     return {"suggestion_ids": [p["id"] for p in shown[:TOP_PATTERNS_IN_ATTRIBUTES]]}
 
 
+# A model string is "source (precision)" or an honest fallback; a long local path is cut.
+MAX_MODEL_TEXT = 120
+
+
+def _models(summary: dict[str, Any]) -> dict[str, str] | None:
+    """Which model ran per role (embed, rerank, classify), or which fallback: from the summary."""
+    models = summary.get("models")
+    if not isinstance(models, dict) or not models:
+        return None
+    return {str(role)[:20]: str(what)[:MAX_MODEL_TEXT] for role, what in list(models.items())[:5]}
+
+
 def _last_analysis(coordinator: HomeIQCoordinator) -> dict[str, Any]:
-    return {"duration_s": coordinator.data.duration_s, "events": coordinator.data.events}
+    return {
+        "duration_s": coordinator.data.duration_s,
+        "events": coordinator.data.events,
+        "models": _models(coordinator.data.summary),
+    }
 
 
 def _category(category: str) -> HomeIQSensorEntityDescription:
@@ -102,6 +118,8 @@ class HomeIQSensor(HomeIQEntity, SensorEntity):
 
     entity_description: HomeIQSensorEntityDescription
     # Lists change every analysis and say nothing over time: keep them out of the recorder.
+    # `models` is recorded: it changes only when the models do (the recorder stores each
+    # distinct attribute set once), and its history says which models produced an analysis.
     _unrecorded_attributes = frozenset({"top_patterns", "suggestion_ids"})
 
     @property

@@ -138,6 +138,11 @@ def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any]) -> None:
             page.goto(demo["base"] + "/homeiq-demo/suggestions")
             items = page.locator("homeiq-suggestions-card .item")
             expect(items.first).to_be_visible(timeout=60_000)
+            # The card names the models of the last analysis, fallbacks included (no model
+            # here claims to have run when it did not).
+            models = page.locator("homeiq-suggestions-card .models")
+            expect(models).to_contain_text("Models: embed", timeout=30_000)
+            expect(models).to_contain_text("rerank")
             page.wait_for_timeout(1500)  # let the other cards render for the screenshot
             page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
 
@@ -166,3 +171,9 @@ def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any]) -> None:
             break
         time.sleep(1)
     assert automations - automations_before, "accepting did not create an automation"
+
+    # HA's own log names the models too, as the sensor's attribute does.
+    last = _api(demo, "/api/states/sensor.homeiq_last_analysis")
+    assert set(last["attributes"]["models"]) == {"embed", "rerank", "classify"}
+    log = (demo["config"] / "hass.out").read_text(errors="replace")
+    assert "; models: embed " in log

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from custom_components.homeiq.diagnostics import async_get_config_entry_diagnost
 from custom_components.homeiq.sensor import HomeIQSensor
 
 from .conftest import SIDECAR_TOKEN
+from .home import record_home
 
 pytestmark = pytest.mark.usefixtures("recorder_mock")
 
@@ -118,6 +120,54 @@ def test_attributes_stay_small_and_unrecorded() -> None:
     for fn in (_top_patterns, _new_suggestions):
         assert len(json.dumps(fn(fake))) < 4096  # type: ignore[arg-type]
     assert {"top_patterns", "suggestion_ids"} <= HomeIQSensor._unrecorded_attributes
+
+    # The models attribute is recorded (it changes only when the models do): a sidecar that
+    # reports many or long model strings still gives a small attribute.
+    from custom_components.homeiq.sensor import _last_analysis
+
+    data.summary = {"models": {f"role{i}": "x" * 10_000 for i in range(50)}}
+    assert len(json.dumps(_last_analysis(fake))) < 1024  # type: ignore[arg-type]
+    assert "models" not in HomeIQSensor._unrecorded_attributes
+    data.summary = {"models": "not a mapping"}
+    assert _last_analysis(fake)["models"] is None  # type: ignore[arg-type]
+
+
+async def test_last_analysis_names_the_models(
+    hass: HomeAssistant,
+    config_dir: Path,
+    custom_integrations: None,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """After an analysis, the sensor and HA's log say which models ran, or which fallback.
+
+    The test sidecar has no model cache: the summary names the fallbacks, and so must HA.
+    """
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await record_home(hass)
+    caplog.set_level(logging.INFO, logger="custom_components.homeiq")
+    response = await hass.services.async_call(
+        "homeiq",
+        "analyze_patterns",
+        {"config_entry_id": mock_config_entry.entry_id, "lookback_days": 30},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    models = response["summary"]["models"]
+    assert set(models) == {"embed", "rerank", "classify"}
+    await hass.async_block_till_done()
+    state = hass.states.get("sensor.homeiq_last_analysis")
+    assert state is not None
+    assert state.attributes["models"] == models
+    line = next(r.getMessage() for r in caplog.records if "HomeIQ analysed" in r.getMessage())
+    for role, what in models.items():
+        assert f"{role} {what}" in line
+    assert "unavailable" in line  # no model cache here: the fallbacks are named, not hidden
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
 
 
 def test_dismissed_habit_returns_when_it_changes() -> None:

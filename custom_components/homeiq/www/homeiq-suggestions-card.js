@@ -1,7 +1,10 @@
 // HomeIQ suggestions card: each new suggestion with its description, confidence, category and
-// automation YAML, and Accept / Dismiss buttons. Plain custom element: no build step, served by
-// the integration itself.
-const CARD_VERSION = "0.1.0";
+// automation YAML, and Accept / Dismiss buttons, and which models the last analysis used. Plain
+// custom element: no build step, served by the integration itself.
+const CARD_VERSION = "0.2.0";
+// A new analysis changes this sensor, and the card reloads the suggestions; its `models`
+// attribute says which models ran (or which fallback), shown at the bottom of the card.
+const DEFAULT_ENTITY = "sensor.homeiq_last_analysis";
 
 function toYaml(value, indent = 0) {
   const pad = "  ".repeat(indent);
@@ -48,7 +51,7 @@ function escapeHtml(text) {
 
 class HomeIQSuggestionsCard extends HTMLElement {
   setConfig(config) {
-    this._config = { title: "HomeIQ suggestions", max: 5, ...config };
+    this._config = { title: "HomeIQ suggestions", max: 5, entity: DEFAULT_ENTITY, ...config };
     this._suggestions = null;
     this._error = null;
     this._busy = new Set();
@@ -66,7 +69,18 @@ class HomeIQSuggestionsCard extends HTMLElement {
   }
 
   getCardSize() {
-    return 2 + (this._suggestions ? this._suggestions.length * 4 : 0);
+    return 3 + (this._suggestions ? this._suggestions.length * 4 : 0);
+  }
+
+  _models() {
+    // "embed all-MiniLM-L6-v2 (int8) · rerank unavailable: ranked by embedding similarity · ..."
+    const entity = this._hass && this._config.entity && this._hass.states[this._config.entity];
+    const models = entity && entity.attributes.models;
+    if (!models || typeof models !== "object") return "";
+    const text = Object.entries(models)
+      .map(([role, what]) => `${role} ${what}`)
+      .join(" · ");
+    return text ? `<div class="models">Models: ${escapeHtml(text)}</div>` : "";
   }
 
   async _entryId() {
@@ -141,8 +155,10 @@ class HomeIQSuggestionsCard extends HTMLElement {
                  background: var(--primary-color); color: var(--text-primary-color, #fff); }
         button.dismiss { background: var(--secondary-background-color); color: var(--primary-text-color); }
         .error { color: var(--error-color); }
+        .models { color: var(--secondary-text-color); font-size: 0.8em; margin-top: 8px;
+                  border-top: 1px solid var(--divider-color); padding-top: 8px; }
       </style>
-      <ha-card header="${escapeHtml(this._config.title)}">${body}</ha-card>`;
+      <ha-card header="${escapeHtml(this._config.title)}">${body}${this._models()}</ha-card>`;
     this.shadowRoot.querySelectorAll("button[data-id]").forEach((button) => {
       button.addEventListener("click", () => this._decide(button.dataset.id, button.dataset.service));
     });
