@@ -43,21 +43,10 @@ import urllib.request
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PYTHON = ROOT / ".venv" / "runtime" / "bin" / "python"
-TEST_MODELS = ROOT / ".cache" / "test-models"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-
-def default_models() -> dict[str, str]:
-    """Converted entries the offline tests left behind (real MiniLM, tiny rerank/classify)."""
-    found: dict[str, str] = {}
-    for role, base in (
-        ("embed", TEST_MODELS / "minilm" / "cache" / "embed"),
-        ("rerank", TEST_MODELS / "cache" / "rerank"),
-        ("classify", TEST_MODELS / "cache" / "classify"),
-    ):
-        entries = sorted(p.parent for p in base.glob("*-int8/manifest.json"))
-        if entries:
-            found[role] = str(entries[0])
-    return found
+from tests.export.tiny_models import converted_entries  # noqa: E402
 
 
 def synthetic_home(habits: int = 60, days: int = 30, seed: int = 11) -> list[list[Any]]:
@@ -173,7 +162,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def chosen_models(args: argparse.Namespace) -> dict[str, str]:
     """The test models, with the roles given by add_model_options' flags replaced."""
-    models = default_models()
+    models = converted_entries()
     for role in ("embed", "rerank", "classify"):
         if (value := getattr(args, f"{role}_model")) is not None:
             models[role] = value
@@ -195,7 +184,7 @@ def measure_cache_rerun(
     python: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Run /v1/analyze twice on one home through a fresh sidecar; return timings and speedup."""
-    models = dict(models if models is not None else default_models())
+    models = dict(models if models is not None else converted_entries())
     rows = synthetic_home(habits, days)
     body = json.dumps({"events": rows, "time_zone": "UTC"}).encode()
     with start_sidecar(models, python=python) as sidecar:

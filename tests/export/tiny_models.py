@@ -76,3 +76,21 @@ def cached_entry(base: Path, role: str) -> Path:
     """The one converted entry for ``role`` under a cache dir built by the builder."""
     (entry,) = [p for p in (base / role).iterdir() if p.is_dir() and not p.name.startswith(".")]
     return entry
+
+
+def converted_entries() -> dict[str, str]:
+    """Converted INT8 entries the last build left, by role (none where it has not run).
+
+    The real all-MiniLM-L6-v2 embeds (small and meaningful); rerank and classify are the tiny
+    random models of the real architectures.
+    """
+    found: dict[str, str] = {}
+    for role, folder in (
+        ("embed", OUT / "minilm" / "cache" / "embed"),
+        ("rerank", OUT / "cache" / "rerank"),
+        ("classify", OUT / "cache" / "classify"),
+    ):
+        entries = sorted(p.parent for p in folder.glob("*-int8/manifest.json"))
+        if entries:
+            found[role] = str(entries[0])
+    return found

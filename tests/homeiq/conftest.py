@@ -30,6 +30,7 @@ from custom_components.homeiq.const import (
     MODE_MANAGED,
 )
 from custom_components.homeiq.coordinator import STORAGE_VERSION
+from tests.export.tiny_models import OUT as TEST_MODELS, converted_entries
 
 # pytest-homeassistant-custom-component sets SQLAlchemy's engine logger to INFO at import, which
 # prints every recorder statement into the test output; the recorder's own logs are enough.
@@ -38,7 +39,6 @@ logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO / "custom_components" / "homeiq"
 SIDECAR_TOKEN = "test-token-0123456789"
-TEST_MODELS = REPO / ".cache" / "test-models"
 MODEL_ROLES = ("embed", "rerank", "classify")
 # scripts/test sets this: there the tiny models are built first, so missing ones are a failure.
 ENV_REQUIRE_TEST_MODELS = "HOMEIQ_REQUIRE_TEST_MODELS"
@@ -101,24 +101,6 @@ def stop_sidecar(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def tiny_models() -> dict[str, str]:
-    """Converted INT8 entries that scripts/setup test-models built, by role.
-
-    The real all-MiniLM-L6-v2 embeds (small and meaningful); rerank and classify are tiny
-    random models of the real architectures (tests/export/build_tiny_models.py).
-    """
-    found: dict[str, str] = {}
-    for role, folder in (
-        ("embed", TEST_MODELS / "minilm" / "cache" / "embed"),
-        ("rerank", TEST_MODELS / "cache" / "rerank"),
-        ("classify", TEST_MODELS / "cache" / "classify"),
-    ):
-        entries = sorted(p.parent for p in folder.glob("*-int8/manifest.json"))
-        if entries:
-            found[role] = str(entries[0])
-    return found
-
-
 def tiny_models_required() -> bool:
     """True under scripts/test (or CI): missing tiny models fail the tests instead of skipping."""
     return any(
@@ -138,7 +120,7 @@ def tiny_model_env(models: dict[str, str]) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def tiny_model_paths() -> dict[str, str]:
     """The tiny models by role; skips (fails under scripts/test or CI) when they are not built."""
-    models = tiny_models()
+    models = converted_entries()
     if missing := [role for role in MODEL_ROLES if role not in models]:
         reason = (
             f"the tiny test models are not built ({', '.join(missing)} missing under"
