@@ -244,14 +244,16 @@ class ModelManager:
             import openvino as ov
 
             self._core = ov.Core()
+        # Embed and rerank run several batches per call: one single-threaded stream per core
+        # runs them side by side. Measured on 2 cores: embed 1000 texts ~10 % faster; rerank 100
+        # pairs as fast on an idle machine and 1.7x faster with another process busy on one
+        # core (the one-stream LATENCY default splits every operator over both cores, so each
+        # waits for the busy one). The caller's settings win.
+        streams = {"PERFORMANCE_HINT": "THROUGHPUT", **self._ov_config}
         if role == "embed":
-            # Embedding runs many small batches: one stream per core lets them overlap
-            # (measured on 2 cores: 1000 texts ~10% faster; the reranker's bigger batches gained
-            # nothing, so it keeps one stream on all cores). The caller's settings win.
-            config = {"PERFORMANCE_HINT": "THROUGHPUT", **self._ov_config}
-            return runners.EmbedRunner(self._core, directory, config)
+            return runners.EmbedRunner(self._core, directory, streams)
         if role == "rerank":
-            return runners.RerankRunner(self._core, directory, self._ov_config)
+            return runners.RerankRunner(self._core, directory, streams)
         return runners.ClassifyRunner(
             self._core, directory, self._ov_config, manifest.get("params", {})
         )
