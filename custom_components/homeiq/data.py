@@ -34,11 +34,8 @@ MOVED_MIN = 90  # a time habit this far from where it was decided is another hab
 
 
 def _minutes(hhmm: object) -> int | None:
-    try:
-        hours, minutes = str(hhmm).split(":")
-        return int(hours) * 60 + int(minutes)
-    except ValueError:
-        return None
+    parsed = dt_util.parse_time(hhmm) if isinstance(hhmm, str) else None
+    return None if parsed is None else parsed.hour * 60 + parsed.minute
 
 
 def moved(then: str | None, now: object) -> bool:

@@ -175,8 +175,9 @@ async def _get_suggestions(call: ServiceCall) -> ServiceResponse:
 async def _accept(call: ServiceCall) -> ServiceResponse:
     coordinator = _coordinator(call)
     suggestion_id = _suggestion_id(call)
-    enabled = _enabled(call.data[ATTR_ENABLED])
-    automation_id = await coordinator.async_accept(suggestion_id, enabled=enabled)
+    automation_id = await coordinator.async_accept(
+        suggestion_id, enabled=_enabled(call.data[ATTR_ENABLED])
+    )
     return {"automation_id": automation_id} if call.return_response else None
 
 

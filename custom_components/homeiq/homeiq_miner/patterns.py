@@ -90,7 +90,7 @@ def build_pattern(
         hhmm = _hhmm(found.time_min)
         entity_id, state = steps[0]
         # The time itself stays out of the id: a habit drifting by minutes keeps it (see
-        # time_ordinals); the weekday class and the habit's place among its own kind go in.
+        # timeofday._numbered); the weekday class and the habit's place among its kind go in.
         pattern["id"] = pattern_id(
             found.type, steps, f"{_days_text(found.weekdays)}|{found.ordinal}"
         )
