@@ -130,13 +130,22 @@ def run_sidecar(
     command: Sequence[str] | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 60.0,
+    cwd: Path | None = None,
 ) -> Iterator[Sidecar]:
-    """Start `python -m homeiq_sidecar ARGS`, wait for the ready line, stop it afterwards."""
+    """Start `python -m homeiq_sidecar ARGS`, wait for the ready line, stop it afterwards.
+
+    It runs in `cwd` (default: the repository root).
+    """
     cmd = list(command or [sys.executable, "-m", "homeiq_sidecar"]) + list(args)
     # stderr goes to a file: a pipe nobody reads could fill up and block the server.
     with tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env or sidecar_env(), cwd=ROOT
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env or sidecar_env(),
+            cwd=cwd or ROOT,
         )
         try:
             ready = wait_ready(proc, log, timeout)

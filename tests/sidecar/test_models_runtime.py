@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import signal
 import subprocess
+from typing import Any
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -13,6 +17,13 @@ from tests.export.tiny_models import (
     cached_entry,
     ensure_tiny_models,
     env_with_pythonpath,
+)
+from tests.sidecar.server_fixtures import (
+    TIME_ZONE,
+    TOKEN,
+    planted_home,
+    run_sidecar,
+    tiny_model_sources,
 )
 
 _SCRIPT = """
@@ -58,3 +69,84 @@ def test_runtime_path_is_torch_free(tmp_path: Path) -> None:
     assert result["dim"] == 32
     assert result["scores"] == 2
     assert result["heavy"] == []
+
+
+# Runs the sidecar's own entry point and, when it exits, writes the names of every module the
+# process imported to the file named by its first argument: at exit, or in os._exit (which a
+# shutdown that cuts work short uses, skipping atexit).
+_MODULES_WRAPPER = """
+import atexit, os, sys
+out = sys.argv.pop(1)
+
+def dump():
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("\\n".join(sorted(list(sys.modules))) + "\\n")
+
+def exit_now(code, _exit=os._exit):
+    dump()
+    _exit(code)
+
+atexit.register(dump)
+os._exit = exit_now
+from homeiq_sidecar.__main__ import main
+sys.exit(main())
+"""
+# Conversion-only packages: convert.py and quantize.py import them inside their functions
+# (nncf for the INT8 compression), so serving converted models must never load them.
+_CONVERSION_ONLY = ("torch", "optimum", "transformers", "sentence_transformers", "nncf")
+
+
+def _post(url: str, data: Any) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(data).encode(),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_running_sidecar_is_torch_free(tmp_path: Path) -> None:
+    """The real sidecar serving every model route: its process never imports the converters."""
+    if not RUNTIME_PYTHON.exists():
+        pytest.skip("no runtime venv")
+    sources = tiny_model_sources()
+    modules_file = tmp_path / "modules.txt"
+    args = ["--port", "0", "--data-dir", str(tmp_path / "data"), "--token", TOKEN,
+            "--no-convert", "--idle-unload", "0"]  # fmt: skip
+    for role, source in sources.items():
+        args += [f"--{role}-model", source]
+    command = [str(RUNTIME_PYTHON), "-c", _MODULES_WRAPPER, str(modules_file)]
+    with run_sidecar(args, command=command) as sidecar:
+        status, body = _post(sidecar.url + "/v1/embed", {"texts": ["kitchen light on"]})
+        assert status == 200, body
+        assert len(body["embeddings"]) == 1
+        status, body = _post(
+            sidecar.url + "/v1/rerank",
+            {"query": "light", "documents": ["kitchen light", "front door lock"]},
+        )
+        assert status == 200, body
+        assert len(body["scores"]) == 2
+        status, body = _post(sidecar.url + "/v1/classify", {"texts": ["kitchen light at 7"]})
+        assert status == 200, body
+        assert len(body["results"]) == 1
+        rows = planted_home()
+        status, body = _post(sidecar.url + "/v1/analyze", {"events": rows, "time_zone": TIME_ZONE})
+        assert status == 200, body
+        assert body["patterns"]
+        # Every model enriched the patterns (none fell back as unavailable).
+        assert body["summary"]["models"] == {
+            role: f"{source} (int8)" for role, source in sources.items()
+        }
+        sidecar.proc.send_signal(signal.SIGTERM)
+        assert sidecar.proc.wait(timeout=30) == 0, sidecar.stderr()[-3000:]
+        assert "Traceback" not in sidecar.stderr()
+    assert modules_file.is_file(), "the sidecar exited without writing its modules"
+    modules = set(modules_file.read_text(encoding="utf-8").split())
+    # The models really ran in this process: OpenVINO and the runners were loaded.
+    assert {"openvino", "homeiq_sidecar.models.runners"} <= modules
+    heavy = sorted(name for name in modules if name.split(".")[0] in _CONVERSION_ONLY)
+    assert heavy == []

@@ -2,6 +2,7 @@
 
 The ModelManager is the real one over an empty cache with conversion off, so every model is
 honestly unavailable here; the routes that need models are tested in test_server_models.py.
+One test runs a real sidecar process instead, to see what it writes outside its data dir.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 import json
 from pathlib import Path
+import signal
 import time
 from typing import Any
+import urllib.error
+import urllib.request
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -21,7 +25,14 @@ from homeiq_sidecar import __version__
 from homeiq_sidecar.enrich import SKIPPED_RERANK, UNAVAILABLE_CLASSIFY
 from homeiq_sidecar.server import QUEUE_KEY, create_app
 from homeiq_sidecar.settings import Settings
-from tests.sidecar.server_fixtures import TIME_ZONE, TOKEN, big_home, planted_home
+from tests.sidecar.server_fixtures import (
+    TIME_ZONE,
+    TOKEN,
+    big_home,
+    planted_home,
+    run_sidecar,
+    sidecar_env,
+)
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
@@ -184,15 +195,60 @@ async def test_unknown_model_name(client: TestClient[Any, Any]) -> None:
     assert (await error_of(resp, 404))["code"] == "unknown_model"
 
 
-async def test_unavailable_model_is_503_without_retry(
-    client: TestClient[Any, Any], settings: Settings
-) -> None:
-    resp = await client.post("/v1/embed", json={"texts": ["a"], "model": "embed"}, headers=AUTH)
-    error = await error_of(resp, 503)
-    assert error["code"] == "model_unavailable"
-    assert "Retry-After" not in resp.headers
+def post_json(url: str, data: Any) -> tuple[int, dict[str, str], Any]:
+    """(status, headers, JSON body) of one blocking POST; HTTP errors are returned."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(data).encode(),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            return resp.status, dict(resp.headers), json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), json.loads(err.read())
+
+
+def test_unavailable_model_is_503_without_retry(tmp_path: Path) -> None:
+    """A model that is not converted, with conversion off: 503 at once, nothing fetched.
+
+    A real sidecar process, started with its home, caches, temp dir and working directory all
+    fresh and empty, so a write anywhere but the data dir shows. (In-process, a library that
+    another test imported first may already have fixed its cache paths from the real home.)
+    """
+    outside = {name: tmp_path / name for name in ("home", "xdg-cache", "hf-home", "tmp", "cwd")}
+    for folder in outside.values():
+        folder.mkdir()
+    env = sidecar_env(
+        {
+            "HOME": str(outside["home"]),
+            "XDG_CACHE_HOME": str(outside["xdg-cache"]),
+            "HF_HOME": str(outside["hf-home"]),
+            "TMPDIR": str(outside["tmp"]),
+        }
+    )
+    data_dir = tmp_path / "data"
+    # No model flags: the default hub models, none of them in the empty cache.
+    args = ["--port", "0", "--data-dir", str(data_dir), "--token", TOKEN, "--no-convert"]
+    requests = {
+        "/v1/embed": {"texts": ["a"], "model": "embed"},
+        "/v1/rerank": {"query": "a", "documents": ["b"]},
+        "/v1/classify": {"texts": ["a"]},
+    }
+    with run_sidecar(args, env=env, cwd=outside["cwd"]) as sidecar:
+        for route, body in requests.items():
+            status, headers, reply = post_json(sidecar.url + route, body)
+            assert status == 503, (route, reply)
+            assert set(reply["error"]) == {"code", "message"}
+            assert reply["error"]["code"] == "model_unavailable"
+            assert "Retry-After" not in headers
+        sidecar.proc.send_signal(signal.SIGTERM)
+        assert sidecar.proc.wait(timeout=20) == 0, sidecar.stderr()[-3000:]
     # Nothing was written outside the data dir, and no model appeared inside it.
-    assert not any(p.suffix == ".xml" for p in settings.data_dir.rglob("*"))
+    written = {name: sorted(p.name for p in folder.rglob("*")) for name, folder in outside.items()}
+    assert written == {name: [] for name in outside}
+    assert data_dir.is_dir()  # the process did write where it should
+    assert not any(p.suffix in {".xml", ".bin"} for p in data_dir.rglob("*"))
 
 
 async def test_analyze_falls_back_honestly(client: TestClient[Any, Any]) -> None:
