@@ -7,12 +7,14 @@ says what is wrong, and a good entry is picked up again without anyone clearing 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 import json
 import os
 from pathlib import Path
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from typing import Any
 
@@ -185,6 +187,67 @@ def test_killed_during_conversion(tmp_path: Path) -> None:
     with run_sidecar(args(data, "--no-convert", "--embed-model", onnx)) as sidecar:
         status, body = embed(sidecar.url)
         assert status == 200, body
+
+
+# The sidecar with a conversion that takes 10 minutes (as a real INT8 one can take minutes):
+# the step after the model IR is written into the temp dir sleeps, as a long C call would.
+SLOW_CONVERSION = """
+import sys, time
+from homeiq_sidecar.__main__ import main
+from homeiq_sidecar.models import convert
+
+def slow_tokenizer(*args, **kwargs):
+    time.sleep(600)
+
+assert callable(convert._convert_tokenizer)  # renamed? then this test must change with it
+convert._convert_tokenizer = slow_tokenizer
+sys.exit(main())
+"""
+
+
+def test_sigterm_during_conversion_exits_promptly(tmp_path: Path) -> None:
+    """SIGTERM while the sidecar converts a model: exit 0 within seconds (not when the
+    conversion thread ends), the log says what was cut, nothing half-written is published."""
+    from tests.export.tiny_models import ensure_tiny_models
+
+    onnx = str(ensure_tiny_models() / "hf" / "embed" / "onnx" / "model.onnx")
+    data = tmp_path / "data"
+    target = entry_dir(data / "models", "embed", onnx, "fp32")
+    # fp32: the runtime venv has no nncf; the conversion writes its temp dir the same way.
+    convert_args = args(data, "--embed-model", onnx, "--precision", "fp32")
+    slow = [sys.executable, "-c", SLOW_CONVERSION]
+    with run_sidecar(convert_args, command=slow) as sidecar, ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(embed, sidecar.url)  # the first request starts the conversion
+        deadline = time.monotonic() + 120
+        while not any(target.parent.glob(".tmp-*/openvino_model.xml")):
+            assert time.monotonic() < deadline, sidecar.stderr()[-3000:]
+            assert sidecar.proc.poll() is None, sidecar.stderr()[-3000:]
+            time.sleep(0.01)
+        started = time.monotonic()
+        sidecar.proc.send_signal(signal.SIGTERM)
+        assert sidecar.proc.wait(timeout=60) == 0
+        elapsed = time.monotonic() - started
+        assert elapsed < 5, f"{elapsed:.1f} s from SIGTERM to exit"
+        status, body = pending.result(timeout=30)
+        assert (status, body["error"]["code"]) == (503, "shutting_down")
+        log = sidecar.stderr()
+        assert "Interrupting the embed model conversion" in log
+        assert "Traceback" not in log
+        assert sidecar.proc.stdout is not None
+        assert sidecar.proc.stdout.read() == ""  # stdout stays the ready line only
+    assert read_manifest(target) is None
+    assert not target.exists()
+
+    # The next start does not load the temp dir's debris ...
+    no_convert = args(data, "--no-convert", "--embed-model", onnx, "--precision", "fp32")
+    with run_sidecar(no_convert) as sidecar:
+        status, body = embed(sidecar.url)
+        assert (status, body["error"]["code"]) == (503, "model_unavailable")
+    # ... and a conversion left to finish publishes a complete entry beside it.
+    with run_sidecar(convert_args) as sidecar:
+        status, body = embed(sidecar.url)
+        assert status == 200, body
+    assert read_manifest(target, verify_hashes=True) is not None
 
 
 def test_stale_conversion_temp_dirs_are_swept(tmp_path: Path) -> None:

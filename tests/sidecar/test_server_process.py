@@ -175,3 +175,26 @@ def test_sigint_also_exits_cleanly(tmp_path: Path) -> None:
     with run_sidecar(base_args(tmp_path / "data")) as sidecar:
         sidecar.proc.send_signal(signal.SIGINT)
         assert sidecar.proc.wait(timeout=20) == 0
+
+
+def test_models_flag_and_environment(tmp_path: Path) -> None:
+    """`--models ROLE=SOURCE ...` and HOMEIQ_SIDECAR_MODELS reach the models the sidecar serves."""
+    env = sidecar_env({"HOMEIQ_SIDECAR_MODELS": "classify=org/classifier,embed=org/overridden"})
+    args = base_args(tmp_path / "data", "--models", "embed=org/embedder", "rerank=/models/bge")
+    with run_sidecar(args, env=env) as sidecar:
+        status, _, body = call(sidecar.url + "/v1/models")
+        assert status == 200
+        sources = {role: info["source"] for role, info in body["models"].items()}
+        assert sources == {
+            "embed": "org/embedder",  # the flag wins over the environment
+            "rerank": "/models/bge",
+            "classify": "org/classifier",
+        }
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "homeiq_sidecar", *base_args(tmp_path, "--models", "speech=x")],
+        env=sidecar_env(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "argument --models: unknown model role 'speech'" in proc.stderr
+    assert proc.stdout == ""

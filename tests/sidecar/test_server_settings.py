@@ -77,3 +77,74 @@ def test_no_auth_on_loopback(tmp_path: Path) -> None:
 )
 def test_is_loopback(host: str, expected: bool) -> None:
     assert is_loopback(host) is expected
+
+
+def test_models_flag_takes_role_source_pairs(tmp_path: Path) -> None:
+    base = ["--data-dir", str(tmp_path), "--token", "t"]
+    s = parse_settings(
+        [*base, "--models", "embed=sentence-transformers/all-MiniLM-L6-v2", "rerank=/models/bge"],
+        env={},
+    )
+    assert s.models == {"embed": "sentence-transformers/all-MiniLM-L6-v2", "rerank": "/models/bge"}
+    # Repeating the flag adds pairs; only the first "=" splits (a path may hold more).
+    s = parse_settings([*base, "--models", "embed=a", "--models", "classify=/m/x=1"], env={})
+    assert s.models == {"embed": "a", "classify": "/m/x=1"}
+
+
+def test_models_precedence(tmp_path: Path) -> None:
+    """A role's model, first found wins: per-role flag, --models, per-role env, MODELS env."""
+    env = {
+        "HOMEIQ_SIDECAR_MODELS": "embed=env-all/e,rerank=env-all/r, classify=env-all/c",
+        "HOMEIQ_SIDECAR_RERANK_MODEL": "env-role/r",
+        "HOMEIQ_SIDECAR_CLASSIFY_MODEL": "env-role/c",
+    }
+    base = ["--data-dir", str(tmp_path), "--token", "t"]
+    s = parse_settings(base, env=env)
+    assert s.models == {"embed": "env-all/e", "rerank": "env-role/r", "classify": "env-role/c"}
+    argv = [*base, "--models", "classify=flag-all/c", "rerank=flag-all/r",
+            "--rerank-model", "flag-role/r"]  # fmt: skip
+    s = parse_settings(argv, env=env)
+    assert s.models == {"embed": "env-all/e", "rerank": "flag-role/r", "classify": "flag-all/c"}
+
+
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        (["embed"], "expected ROLE=SOURCE, got 'embed'"),
+        (["embed="], "expected ROLE=SOURCE"),
+        (["=org/model"], "expected ROLE=SOURCE"),
+        (["speech=org/model"], "unknown model role 'speech'"),
+        (["embed=a", "embed=b"], "the embed model is given twice"),
+        ([], "expected at least one argument"),
+    ],
+)
+def test_models_flag_errors_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pairs: list[str], message: str
+) -> None:
+    argv = ["--data-dir", str(tmp_path), "--token", "t", "--models", *pairs]
+    with pytest.raises(SystemExit) as exc:
+        parse_settings(argv, env={})
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --models" in err
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("embed=a,rerank", "expected ROLE=SOURCE, got 'rerank'"),
+        ("embed=a,speech=b", "unknown model role 'speech'"),
+        ("embed=a,embed=b", "the embed model is given twice"),
+    ],
+)
+def test_models_env_errors(tmp_path: Path, value: str, message: str) -> None:
+    env = {"HOMEIQ_SIDECAR_MODELS": value}
+    with pytest.raises(SettingsError, match=f"HOMEIQ_SIDECAR_MODELS: {message}"):
+        parse_settings(["--data-dir", str(tmp_path), "--token", "t"], env=env)
+
+
+def test_models_env_ignores_empty_items(tmp_path: Path) -> None:
+    env = {"HOMEIQ_SIDECAR_MODELS": "embed=a,,"}
+    s = parse_settings(["--data-dir", str(tmp_path), "--token", "t"], env=env)
+    assert s.models == {"embed": "a"}

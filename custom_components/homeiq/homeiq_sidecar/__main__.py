@@ -38,10 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop.close()
         return 1
     if cut_short:
-        # A mining thread cannot be interrupted, and asyncio.run would wait for it: a
-        # requested shutdown must not hang, and every resource is already closed.
+        # A thread (mining, a model load or conversion) cannot be interrupted in Python, and
+        # shutdown_default_executor, interpreter exit too, would wait for it: minutes for a
+        # conversion. os._exit skips that join on every Python (a timeout on
+        # shutdown_default_executor needs 3.12 and exit would join anyway). Every resource is
+        # already closed, and a conversion publishes only by renaming a finished temp dir.
         logging.shutdown()
         sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(0)
     loop.run_until_complete(loop.shutdown_default_executor())
     loop.close()

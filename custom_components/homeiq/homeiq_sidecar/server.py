@@ -56,6 +56,8 @@ SETTINGS_KEY = web.AppKey("settings", Settings)
 MANAGER_KEY = web.AppKey("manager", ServerBackend)
 CACHE_KEY = web.AppKey("cache", TextCache)
 QUEUE_KEY = web.AppKey("queue", WorkQueue)
+# Set when shutdown starts: requests waiting for a model load stop waiting (see ensure_ready).
+STOPPING_KEY = web.AppKey("stopping", asyncio.Event)
 _OWNED_MANAGER_KEY = web.AppKey("owned_manager", bool)
 
 # Absolute paths, home, parent or current directory, Windows separators or drives.
@@ -168,10 +170,29 @@ def check_model_name(app: web.Application, role: str, name: str | None) -> None:
 
 
 async def ensure_ready(app: web.Application, role: str) -> None:
-    """Start loading the role's model without waiting for it: while it loads this raises
-    ModelLoadingError, which `model_errors` (around every caller) turns into 503 + Retry-After.
+    """Load the role's model if this request is the first to need it; while another request
+    loads it this raises ModelLoadingError, which `model_errors` (around every caller) turns
+    into 503 + Retry-After.
+
+    A load (a conversion: minutes) is abandoned when shutdown starts, with 503 shutting_down:
+    otherwise the shutdown would wait SHUTDOWN_TIMEOUT_S for this request for nothing.
     """
-    await app[MANAGER_KEY].ensure_loaded(role, wait=False)
+    load = asyncio.ensure_future(app[MANAGER_KEY].ensure_loaded(role, wait=False))
+    stopping = asyncio.ensure_future(app[STOPPING_KEY].wait())
+    try:
+        done, _ = await asyncio.wait({load, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        # No-op once done; else the wait for the worker thread ends (the thread runs on).
+        load.cancel()
+    if load not in done:
+        raise ApiError(
+            503,
+            "shutting_down",
+            "The sidecar is shutting down; retry when it is back.",
+            headers={"Retry-After": "5"},
+        )
+    load.result()
 
 
 @contextlib.asynccontextmanager
@@ -302,6 +323,7 @@ def create_app(settings: Settings, manager: ServerBackend | None = None) -> web.
     )
     app[SETTINGS_KEY] = settings
     app[QUEUE_KEY] = WorkQueue(max_running=settings.max_concurrency, max_waiting=settings.max_queue)
+    app[STOPPING_KEY] = asyncio.Event()
     app[_OWNED_MANAGER_KEY] = manager is None
     if manager is not None:
         app[MANAGER_KEY] = manager
@@ -332,6 +354,18 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(app[CACHE_KEY].close)
 
 
+def unfinished_threads(app: web.Application) -> list[str]:
+    """What runs in worker threads now: Python cannot stop those, only exit without them."""
+    work = [
+        f"the {role} model {'load' if info.get('size_bytes') else 'conversion'}"
+        for role, info in app[MANAGER_KEY].status().items()
+        if info.get("loading")
+    ]
+    if app[QUEUE_KEY].running > 0:
+        work.append("the request in the work queue")
+    return work
+
+
 def bound_address(runner: web.AppRunner) -> tuple[str, int]:
     """The host and port actually bound (port 0 asks the OS for a free one)."""
     for address in runner.addresses:
@@ -347,7 +381,11 @@ async def serve(
     ready_stream: TextIO | None = None,
     stop: asyncio.Event | None = None,
 ) -> bool:
-    """Run until SIGTERM/SIGINT (or `stop`); print the ready line. True if work was cut short."""
+    """Run until SIGTERM/SIGINT (or `stop`); print the ready line.
+
+    True if worker threads were still busy (an analysis, a model load or conversion): the
+    caller must then exit without joining them.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -372,13 +410,25 @@ async def serve(
         started = time.monotonic()
         await stop.wait()
         _LOGGER.info("Shutting down after %.0f s", time.monotonic() - started)
-        busy = app[QUEUE_KEY].running > 0
+        # Read before the cleanup: cancelled waits reset the managers' "loading" flags.
+        unfinished = unfinished_threads(app)
+        app[STOPPING_KEY].set()
+        if unfinished:
+            _LOGGER.warning(
+                "Interrupting %s: exiting without waiting for it", ", ".join(unfinished)
+            )
+        if any("conversion" in work for work in unfinished):
+            # store.staging publishes by one rename of a complete temp dir.
+            _LOGGER.info(
+                "Nothing of the unfinished conversion is published (the next use converts "
+                "again); a load sweeps its hidden temp dir once it is an hour old"
+            )
     finally:
         await runner.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-    return busy
+    return bool(unfinished)
 
 
 __all__ = [

@@ -63,12 +63,54 @@ def _env_flag(value: str | None) -> bool:
     return value is not None and value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def parse_model_pair(text: str) -> tuple[str, str]:
+    """`ROLE=SOURCE` -> (role, source); ValueError says what is wrong with it."""
+    role, sep, source = text.partition("=")  # the first "=": a path may hold more
+    role, source = role.strip(), source.strip()
+    if not sep or not role or not source:
+        raise ValueError(f"expected ROLE=SOURCE, got {text!r}")
+    if role not in ROLE_FLAGS:
+        raise ValueError(f"unknown model role {role!r} (roles: {', '.join(ROLE_FLAGS)})")
+    return role, source
+
+
+def _model_pair_arg(text: str) -> tuple[str, str]:
+    try:
+        return parse_model_pair(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def model_map(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Role -> source; a role given twice is refused (which one was meant?)."""
+    models: dict[str, str] = {}
+    for role, source in pairs:
+        if role in models:
+            raise ValueError(f"the {role} model is given twice")
+        models[role] = source
+    return models
+
+
+def _env_models(env: Mapping[str, str]) -> dict[str, str]:
+    """HOMEIQ_SIDECAR_MODELS: comma-separated ROLE=SOURCE pairs."""
+    raw = env.get(ENV_PREFIX + "MODELS") or ""
+    try:
+        return model_map([parse_model_pair(item) for item in raw.split(",") if item.strip()])
+    except ValueError as err:
+        raise SettingsError(f"{ENV_PREFIX}MODELS: {err}") from err
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Flags; every default may come from the matching environment variable."""
     parser = argparse.ArgumentParser(
         prog="homeiq_sidecar",
         description="HomeIQ sidecar: pattern mining and OpenVINO models over HTTP.",
-        epilog=f"Every flag can also be set as {ENV_PREFIX}<FLAG> (e.g. {ENV_PREFIX}PORT).",
+        epilog=(
+            f"Every flag can also be set as {ENV_PREFIX}<FLAG> (e.g. {ENV_PREFIX}PORT; "
+            f"{ENV_PREFIX}MODELS takes comma-separated pairs: embed=ID,rerank=PATH); flags win "
+            "over environment variables. A role's model, first found wins: --embed-model etc., "
+            f"--models, {ENV_PREFIX}EMBED_MODEL etc., {ENV_PREFIX}MODELS, the default."
+        ),
     )
     parser.add_argument("--host", help=f"bind address (default {DEFAULT_HOST})")
     parser.add_argument(
@@ -79,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-file", type=Path, help="file holding the bearer token")
     parser.add_argument(
         "--no-auth", action="store_true", default=None, help="no token (loopback only)"
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        action="extend",
+        type=_model_pair_arg,
+        metavar="ROLE=SOURCE",
+        help="models by role (embed, rerank, classify): hub id or local path, e.g. "
+        "--models embed=sentence-transformers/all-MiniLM-L6-v2 rerank=/models/bge; "
+        "--embed-model etc. win over it",
     )
     parser.add_argument("--embed-model", help="hub id or local path of the embedding model")
     parser.add_argument("--rerank-model", help="hub id or local path of the reranker")
@@ -104,13 +156,17 @@ def parse_settings(
 ) -> Settings:
     """Merge flags over environment variables over defaults, and check the result."""
     env = os.environ if env is None else env
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    def env_only(name: str) -> str | None:
+        return env.get(ENV_PREFIX + name.upper()) or None
 
     def pick(name: str) -> str | None:
         value = getattr(args, name)
         if value is not None:
             return str(value)
-        return env.get(ENV_PREFIX + name.upper()) or None
+        return env_only(name)
 
     host = pick("host") or DEFAULT_HOST
     try:
@@ -144,7 +200,17 @@ def parse_settings(
     elif not token:
         raise SettingsError("a token is required (--token, --token-file or HOMEIQ_SIDECAR_TOKEN)")
 
-    models = {role: value for role, flag in ROLE_FLAGS.items() if (value := pick(flag))}
+    try:
+        flag_models = model_map(args.models or [])
+    except ValueError as err:
+        parser.error(f"argument --models: {err}")  # exits 2, like a malformed pair
+    models = _env_models(env)
+    # Lowest to highest: MODELS env, per-role env, --models, per-role flags.
+    models.update({role: value for role, flag in ROLE_FLAGS.items() if (value := env_only(flag))})
+    models.update(flag_models)
+    models.update(
+        {role: value for role, flag in ROLE_FLAGS.items() if (value := getattr(args, flag))}
+    )
     precision = pick("precision") or "int8"
     if precision not in {"int8", "fp32"}:
         raise SettingsError(f"unknown precision {precision!r}")
