@@ -7,22 +7,26 @@ import json
 import os
 from pathlib import Path
 import shutil
+import threading
 import time
+from typing import Any
 
+from aiohttp import web
 import numpy as np
 import pytest
 
+from homeiq_sidecar.errors import ApiError
 from homeiq_sidecar.models import (
     DEFAULT_CATEGORIES,
-    InvalidModelNameError,
+    ROLES,
     ModelLoadingError,
     ModelManager,
     ModelUnavailableError,
-    check_role,
 )
 from homeiq_sidecar.models.irinfo import ir_is_int8
 from homeiq_sidecar.models.runners import _LENGTH_BUCKETS, _bucket
-from homeiq_sidecar.models.store import STALE_TEMP_AGE_S, entry_dir, read_manifest
+from homeiq_sidecar.models.store import MANIFEST, STALE_TEMP_AGE_S, entry_dir, read_manifest
+from homeiq_sidecar.server import MANAGER_KEY, check_model_name
 from tests.export.tiny_models import cached_entry, ensure_tiny_models
 
 TEXTS = [
@@ -52,9 +56,44 @@ async def test_nothing_loads_until_first_use(entries: dict[str, str], tmp_path: 
     assert set(status) == {"embed", "rerank", "classify"}
     assert all(not s["loaded"] and s["available"] for s in status.values())
     assert status["embed"]["size_bytes"] > 0
+    # What identifies the model (the text cache's key) is known from the manifest alone.
+    assert all(len(s["fingerprint"]) == 16 for s in status.values())
+    assert len({s["fingerprint"] for s in status.values()}) == 3
     await manager.embed(["x"])
     assert manager.loaded_roles() == ["embed"]
-    assert manager.status()["embed"]["last_latency_ms"] is not None
+    loaded = manager.status()["embed"]
+    assert loaded["last_latency_ms"] is not None
+    assert (loaded["fingerprint"], loaded["revision"]) == (
+        status["embed"]["fingerprint"],
+        status["embed"]["revision"],
+    )
+    await manager.close()
+
+
+async def test_status_names_the_model_that_answers_next(
+    entries: dict[str, str], tmp_path: Path
+) -> None:
+    """Loaded: the loaded entry. Unloaded: the entry on disk the next load uses, even if it
+    was re-converted meanwhile (else results of new weights would go under the old key)."""
+    path = tmp_path / "operator-embed"
+    shutil.copytree(entries["embed"], path)
+    manager = ModelManager(cache_dir=tmp_path / "cache", models={"embed": str(path)})
+
+    def reconvert(revision: str) -> None:
+        manifest = json.loads((path / MANIFEST).read_text())
+        manifest["files"]["openvino_model.bin"]["sha256"] = "0" * 64  # other weights, same size
+        manifest["revision"] = revision
+        (path / MANIFEST).write_text(json.dumps(manifest))
+
+    await manager.embed(["x"])
+    loaded = manager.status()["embed"]
+    reconvert("r2")
+    # The running model is still the old one.
+    assert manager.status()["embed"]["fingerprint"] == loaded["fingerprint"]
+    assert manager.status()["embed"]["revision"] is None
+    await manager.close()  # unloads, as the idle reaper does
+    assert manager.status()["embed"]["fingerprint"] != loaded["fingerprint"]
+    assert manager.status()["embed"]["revision"] == "r2"
     await manager.close()
 
 
@@ -121,21 +160,40 @@ async def test_classify_returns_distributions_over_the_given_labels(
     await manager.close()
 
 
-async def test_concurrent_callers_share_one_load(entries: dict[str, str], tmp_path: Path) -> None:
+async def test_concurrent_callers_share_one_load(
+    entries: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     manager = ModelManager(cache_dir=tmp_path, models=entries, allow_convert=False)
+    real_load = manager._load_sync
+    loads: list[str] = []
+    release = threading.Event()
+
+    def counting_load(slot: Any) -> None:
+        loads.append(slot.role)
+        assert release.wait(30)  # held until every caller is queued behind this load
+        real_load(slot)
+
+    monkeypatch.setattr(manager, "_load_sync", counting_load)
     load = asyncio.create_task(manager.ensure_loaded("classify"))
     await asyncio.sleep(0)  # the load now holds the role's lock
     with pytest.raises(ModelLoadingError) as err:
         await manager.ensure_loaded("classify", wait=False)
     assert err.value.retry_after > 0
     assert err.value.code == "model_loading"
-    first, second = await asyncio.gather(manager.classify(["a"]), manager.classify(["b"]))
+    callers = [asyncio.create_task(manager.classify([text])) for text in TEXTS]
+    callers += [asyncio.create_task(manager.ensure_loaded("classify")) for _ in range(3)]
+    for _ in range(5):
+        await asyncio.sleep(0)  # each caller runs until it waits for the role's lock
+    assert not any(caller.done() for caller in callers)
+    assert loads == ["classify"]
+    release.set()
     await load
-    runner = manager._slots["classify"].runner
+    results = await asyncio.gather(*callers)
+    assert [len(result) for result in results[: len(TEXTS)]] == [1] * len(TEXTS)
+    # Seven callers, plus later ones on a loaded model: one load.
     await manager.ensure_loaded("classify", wait=False)
-    assert manager._slots["classify"].runner is runner
-    assert first
-    assert second
+    await manager.classify(["c"])
+    assert loads == ["classify"]
     await manager.close()
 
 
@@ -155,11 +213,23 @@ async def test_idle_models_unload_and_reload(entries: dict[str, str], tmp_path: 
     await manager.close()
 
 
-def test_request_names_are_checked() -> None:
-    assert check_role("embed") == "embed"
-    for bad in ("../embed", "/etc/passwd", "BAAI/bge-reranker-base", "", None, "embed/"):
-        with pytest.raises(InvalidModelNameError):
-            check_role(bad)
+def test_request_names_are_checked(tmp_path: Path) -> None:
+    """What the server checks a request's "model" with: the role, or the configured source."""
+    app = web.Application()
+    app[MANAGER_KEY] = ModelManager(cache_dir=tmp_path, allow_convert=False)
+    for role in ROLES:
+        check_model_name(app, role, role)
+        check_model_name(app, role, None)  # no name: the role's model
+    check_model_name(app, "rerank", "BAAI/bge-reranker-base")  # the configured source
+    for bad in ("../x", "/etc/passwd", "embed/../../x", "a\\b", "~root/x", "./embed", "C:x"):
+        with pytest.raises(ApiError) as err:
+            check_model_name(app, "embed", bad)
+        assert (err.value.status, err.value.code) == (400, "invalid_model_name"), bad
+    # Not paths, but not this role's model either.
+    for other in ("", "rerank", "BAAI/bge-reranker-base", "embed/"):
+        with pytest.raises(ApiError) as err:
+            check_model_name(app, "embed", other)
+        assert (err.value.status, err.value.code) == (404, "unknown_model"), other
 
 
 async def test_uncached_model_without_conversion_is_unavailable(tmp_path: Path) -> None:
@@ -246,7 +316,10 @@ async def test_hf_checkpoint_without_torch_or_onnx_is_unavailable(
         pass
     else:
         pytest.skip("this environment has torch")
-    manager = ModelManager(cache_dir=tmp_path, models={"rerank": str(built / "hf" / "rerank")})
+    # The built checkpoint carries an ONNX export (the torch-free route): leave it out.
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(built / "hf" / "rerank", checkpoint, ignore=shutil.ignore_patterns("onnx"))
+    manager = ModelManager(cache_dir=tmp_path, models={"rerank": str(checkpoint)})
     with pytest.raises(ModelUnavailableError, match="torch"):
         await manager.rerank("q", ["d"])
     assert not (tmp_path / "rerank").exists() or not list((tmp_path / "rerank").iterdir())

@@ -22,7 +22,9 @@ import numpy.typing as npt
 
 _LOGGER = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: model keys carry the converted files' fingerprint (enrich.model_key); entries under the
+# older keys would never be read again, so a version-1 file starts empty instead of keeping them.
+SCHEMA_VERSION = 2
 # SQLite limits the number of parameters in one statement; stay well below it.
 _CHUNK = 500
 

@@ -2,6 +2,8 @@
 
 Every model result is looked up in the on-disk TextCache first, and a model is asked (and so
 loaded) only for the texts it has not seen: a re-run over an unchanged home does no model work.
+Results are stored under the key of the model that computed them (see `model_key`), read after
+its first answer: a model converted or reloaded during the run gets its own key.
 When a model cannot be had, the step falls back to something honest and `models` says so.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+import json
 import logging
 import re
 from typing import Any, Protocol, TypeVar
@@ -52,7 +55,10 @@ class ModelBackend(Protocol):
         priorities: Sequence[str],
     ) -> list[ClassifyResult]: ...
 
-    def status(self) -> Mapping[str, Mapping[str, Any]]: ...
+    def status(self) -> Mapping[str, Mapping[str, Any]]:
+        """Per role at least source and precision; for the cache keys also ``revision`` and
+        ``fingerprint`` of the model that answers the next call (see ModelManager.status)."""
+        ...
 
 
 @dataclass(kw_only=True)
@@ -75,11 +81,22 @@ class EnrichResult:
     cache: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def model_key(backend: ModelBackend, role: str) -> str:
-    """Cache namespace of a role: results of another model or precision are never reused."""
+def model_key(backend: ModelBackend, role: str) -> str | None:
+    """Cache namespace of a role's model: source, precision, revision (when known) and the
+    fingerprint of its converted files, so results of another model, precision or conversion
+    are never reused.
+
+    The backend knows all of these without loading the model (from the entry's manifest).
+    None while it cannot say which files will answer (nothing converted yet): then nothing is
+    read from the cache, and results are stored under the key read after the model answered.
+    """
     info = backend.status().get(role, {})
+    if not info.get("fingerprint"):
+        return None
     parts = [str(info.get("source", role)), str(info.get("precision", "?"))]
-    parts.extend(str(info[extra]) for extra in ("revision", "sha256") if info.get(extra))
+    if info.get("revision"):
+        parts.append(f"rev={info['revision']}")
+    parts.append(f"fp={info['fingerprint']}")
     return "|".join(parts)
 
 
@@ -121,13 +138,13 @@ _T = TypeVar("_T")
 
 async def _from_cache(
     get: Callable[[str, list[str]], dict[str, _T]],
-    key: str,
+    key: str | None,
     texts: Sequence[str],
     counts: StepCounts,
 ) -> tuple[dict[str, _T], list[str]]:
     """What the cache knows of the distinct texts, and the texts it does not know."""
     unique = list(dict.fromkeys(texts))
-    known = await asyncio.to_thread(get, key, unique)
+    known = await asyncio.to_thread(get, key, unique) if key is not None else {}
     missing = [t for t in unique if t not in known]
     counts.cached += len(unique) - len(missing)
     return known, missing
@@ -136,12 +153,16 @@ async def _from_cache(
 async def _embed_texts(
     backend: ModelBackend, cache: TextCache, texts: list[str], counts: StepCounts
 ) -> npt.NDArray[np.float32]:
-    key = model_key(backend, "embed")
-    known, missing = await _from_cache(cache.get_embeddings, key, texts, counts)
+    known, missing = await _from_cache(
+        cache.get_embeddings, model_key(backend, "embed"), texts, counts
+    )
+    answered: str | None = None
     for start in range(0, len(missing), EMBED_BATCH):
         batch = missing[start : start + EMBED_BATCH]
         vectors = np.asarray(await backend.embed(batch), dtype=np.float32)
-        await asyncio.to_thread(cache.put_embeddings, key, batch, vectors)
+        answered = answered or model_key(backend, "embed")
+        if answered is not None:
+            await asyncio.to_thread(cache.put_embeddings, answered, batch, vectors)
         known.update(zip(batch, vectors, strict=True))
         counts.computed += len(batch)
     return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)
@@ -159,16 +180,19 @@ async def _rerank_candidates(
     pairs = list(
         dict.fromkeys((texts[i], texts[int(j)]) for i in range(len(texts)) for j in candidates[i])
     )
-    known = await asyncio.to_thread(cache.get_pair_scores, key, pairs)
+    known = await asyncio.to_thread(cache.get_pair_scores, key, pairs) if key is not None else {}
     counts.cached += len(known)
     by_query: dict[str, list[str]] = {}
     for query, doc in pairs:
         if (query, doc) not in known:
             by_query.setdefault(query, []).append(doc)
+    answered: str | None = None
     for query, docs in by_query.items():
         scores = np.asarray(await backend.rerank(query, docs), dtype=np.float32)
         fresh = {(query, doc): float(s) for doc, s in zip(docs, scores, strict=True)}
-        await asyncio.to_thread(cache.put_pair_scores, key, fresh)
+        answered = answered or model_key(backend, "rerank")
+        if answered is not None:
+            await asyncio.to_thread(cache.put_pair_scores, answered, fresh)
         known.update(fresh)
         counts.computed += len(docs)
     return [
@@ -192,6 +216,18 @@ def _result_to_dict(result: ClassifyResult) -> dict[str, Any]:
     }
 
 
+def _classify_key(
+    backend: ModelBackend, categories: Sequence[str], priorities: Sequence[str]
+) -> str | None:
+    """The label lists are part of the key: the same text scored against other labels differs.
+
+    JSON, not a joined string: labels may hold commas, and ["a,b", "c"] is not ["a", "b,c"].
+    """
+    key = model_key(backend, "classify")
+    labels = json.dumps([list(categories), list(priorities)], ensure_ascii=False)
+    return None if key is None else f"{key}|{labels}"
+
+
 async def classify_cached(
     backend: ModelBackend,
     cache: TextCache,
@@ -203,14 +239,17 @@ async def classify_cached(
 ) -> list[dict[str, Any]]:
     """Classification results (API shape) by text, through the cache."""
     counts = counts if counts is not None else StepCounts()
-    # The label lists are part of the key: the same text scored against other labels differs.
-    key = "|".join([model_key(backend, "classify"), ",".join(categories), ",".join(priorities)])
-    known, missing = await _from_cache(cache.get_classifications, key, texts, counts)
+    known, missing = await _from_cache(
+        cache.get_classifications, _classify_key(backend, categories, priorities), texts, counts
+    )
+    answered: str | None = None
     for start in range(0, len(missing), CLASSIFY_BATCH):
         batch = missing[start : start + CLASSIFY_BATCH]
         results = await backend.classify(batch, categories=categories, priorities=priorities)
         fresh = {t: _result_to_dict(r) for t, r in zip(batch, results, strict=True)}
-        await asyncio.to_thread(cache.put_classifications, key, fresh)
+        answered = answered or _classify_key(backend, categories, priorities)
+        if answered is not None:
+            await asyncio.to_thread(cache.put_classifications, answered, fresh)
         known.update(fresh)
         counts.computed += len(batch)
     return [known[t] for t in texts]

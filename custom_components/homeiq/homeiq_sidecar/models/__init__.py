@@ -14,7 +14,6 @@ from .names import (
     DEFAULT_PRIORITIES,
     PRECISIONS,
     ROLES,
-    check_role,
 )
 from .results import ClassifyResult
 
@@ -30,5 +29,4 @@ __all__ = [
     "ModelLoadingError",
     "ModelManager",
     "ModelUnavailableError",
-    "check_role",
 ]

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+import hashlib
+import json
 import logging
 from pathlib import Path
 import time
@@ -21,6 +23,21 @@ from .store import entry_dir, entry_size, read_manifest, sweep_stale
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
+FINGERPRINT_CHARS = 16  # 64 bits: tells model versions apart, and every cached result stores it
+
+
+def fingerprint(manifest: Mapping[str, Any]) -> str:
+    """Content fingerprint of a cache entry: a hash of the name, size and SHA-256 of every file
+    its manifest lists (recorded at conversion, so no model file is read here).
+
+    New weights, a new graph or a new tokenizer at the same path give a new fingerprint.
+    """
+    files = {
+        name: [info.get("size"), info.get("sha256")] for name, info in manifest["files"].items()
+    }
+    text = json.dumps(files, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:FINGERPRINT_CHARS]
+
 
 # Hints for Retry-After: a cached IR compiles in seconds, a conversion takes minutes.
 RETRY_AFTER_CACHED_S = 2.0
@@ -132,15 +149,25 @@ class ModelManager:
         self._start_reaper()
 
     def status(self) -> dict[str, dict[str, Any]]:
-        """Per role: source, precision, size_bytes, loaded, available, last_latency_ms, error."""
+        """Per role: source, precision, revision, fingerprint, size_bytes, loaded, loading,
+        available, last_latency_ms, error.
+
+        Model facts describe the model that answers the role's next call: the loaded one, or
+        else the converted entry on disk the next load would use (read from its manifest, so
+        nothing is loaded). ``revision`` is the hub revision the entry was converted from (None
+        when unknown); ``fingerprint`` identifies the entry's files (see `fingerprint`) and is
+        None while nothing is converted for the role.
+        """
         out: dict[str, dict[str, Any]] = {}
         for role, slot in self._slots.items():
-            manifest = slot.manifest or self._cached_manifest(slot)
+            manifest = slot.manifest if slot.runner is not None else self._cached_manifest(slot)
             out[role] = {
                 "source": slot.source,
                 "precision": manifest.get("precision", self.precision)
                 if manifest
                 else self.precision,
+                "revision": manifest.get("revision") if manifest else None,
+                "fingerprint": fingerprint(manifest) if manifest else None,
                 "size_bytes": entry_size(manifest) if manifest else None,
                 "loaded": slot.runner is not None,
                 "loading": slot.loading,
@@ -197,7 +224,7 @@ class ModelManager:
             _LOGGER.info("Removed %s, left by an interrupted conversion", stale)
         try:
             directory, manifest = self._find_or_convert(slot)
-            slot.runner = self._make_runner(slot.role, directory, manifest)
+            runner = self._make_runner(slot.role, directory, manifest)
         except ModelError as err:
             slot.error = err.message
             raise
@@ -205,8 +232,10 @@ class ModelManager:
             slot.error = f"Loading the {slot.role} model failed: {type(err).__name__}: {err}"
             _LOGGER.exception("Loading %s from %s failed", slot.role, slot.source)
             raise ModelUnavailableError(slot.error) from err
+        # The manifest before the runner: status() reads the manifest of a loaded runner.
         slot.directory, slot.manifest, slot.error = directory, manifest, None
         slot.last_used = time.monotonic()
+        slot.runner = runner
         _LOGGER.info(
             "Loaded %s (%s, %s) in %.1f s",
             slot.role,

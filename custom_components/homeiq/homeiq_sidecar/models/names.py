@@ -6,8 +6,6 @@ import hashlib
 from pathlib import Path
 import re
 
-from .errors import InvalidModelNameError
-
 ROLES = ("embed", "rerank", "classify")
 DEFAULT_MODELS = {
     "embed": "sentence-transformers/all-MiniLM-L6-v2",
@@ -20,13 +18,6 @@ PRECISIONS = ("int8", "fp32")
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def check_role(name: object) -> str:
-    """Return ``name`` if it is one of ROLES; reject anything else, paths included."""
-    if isinstance(name, str) and name in ROLES:
-        return name
-    raise InvalidModelNameError(f"Unknown model {str(name)[:60]!r}: use one of {', '.join(ROLES)}.")
 
 
 def is_hub_id(source: str) -> bool:
