@@ -24,7 +24,6 @@ from .cache import TextCache
 from .enrich import DEFAULT_CATEGORIES, DEFAULT_PRIORITIES, ModelBackend, classify_cached
 from .errors import ApiError, error_response
 from .models import (
-    InvalidModelNameError,
     ModelError,
     ModelLoadingError,
     ModelManager,
@@ -225,8 +224,6 @@ def model_errors(role: str) -> Any:
         ) from err
     except ModelUnavailableError as err:
         raise ApiError(503, "model_unavailable", f"The {role} model is unavailable: {err}") from err
-    except InvalidModelNameError as err:
-        raise ApiError(400, "invalid_model_name", str(err)) from err
     except ModelError as err:
         raise ApiError(500, "model_error", f"The {role} model failed: {err}") from err
 

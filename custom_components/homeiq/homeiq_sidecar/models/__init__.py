@@ -6,7 +6,7 @@ use does (OpenVINO only, unless it must be converted).
 
 from __future__ import annotations
 
-from .errors import InvalidModelNameError, ModelError, ModelLoadingError, ModelUnavailableError
+from .errors import ModelError, ModelLoadingError, ModelUnavailableError
 from .manager import ModelManager
 from .names import (
     DEFAULT_CATEGORIES,
@@ -24,7 +24,6 @@ __all__ = [
     "PRECISIONS",
     "ROLES",
     "ClassifyResult",
-    "InvalidModelNameError",
     "ModelError",
     "ModelLoadingError",
     "ModelManager",

@@ -27,9 +27,3 @@ class ModelLoadingError(ModelError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class InvalidModelNameError(ModelError):
-    """A request named a model that is not one of the roles, or looked like a path."""
-
-    code = "invalid_model_name"
