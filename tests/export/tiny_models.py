@@ -1,7 +1,8 @@
 """Session helper: build the tiny test models once (export venv), reuse them while unchanged.
 
 Runtime tests (no torch) call ``ensure_tiny_models()``; the build runs in ``.venv/export`` and
-lands in ``.cache/test-models/``, stamped with a hash of the code that produced it.
+lands in ``.cache/test-models/``, stamped with a hash of the code that produced it and of the
+requirement files of both venvs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".cache" / "test-models"
 EXPORT_PYTHON = ROOT / ".venv" / "export" / "bin" / "python"
 RUNTIME_PYTHON = ROOT / ".venv" / "runtime" / "bin" / "python"
-MODELS_PKG = ROOT / "custom_components" / "homeiq" / "homeiq_sidecar" / "models"
+SIDECAR = ROOT / "custom_components" / "homeiq" / "homeiq_sidecar"
+MODELS_PKG = SIDECAR / "models"
+REQUIREMENTS = ROOT / "requirements"
 _INPUTS = [
     Path(__file__).with_name("build_tiny_models.py"),
     MODELS_PKG / "convert.py",
@@ -26,6 +29,16 @@ _INPUTS = [
     MODELS_PKG / "calibration.py",
     MODELS_PKG / "store.py",
     MODELS_PKG / "names.py",
+    # The library versions: the export venv builds the models (torch, optimum-intel, nncf,
+    # openvino) and the runtime venv reads them (its openvino must read the IR the build wrote).
+    # An upgrade rebuilds the models.
+    REQUIREMENTS / "export.txt",
+    REQUIREMENTS / "export-nodeps.txt",
+    REQUIREMENTS / "runtime.txt",
+    REQUIREMENTS / "runtime-test.txt",
+    REQUIREMENTS / "runtime-nodeps.txt",
+    REQUIREMENTS / "convert.txt",
+    SIDECAR / "requirements.txt",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openvino as ov
 import pytest
@@ -29,8 +30,13 @@ def test_tiny_entries_have_8bit_matmul_weights(built: Path, role: str) -> None:
     entry = cached_entry(built / "cache", role)
     manifest = read_manifest(entry, verify_hashes=True)
     assert manifest is not None
-    assert manifest["precision"] == "int8"
     assert manifest["route"] == "optimum-intel"
+    assert_8bit_weights(entry, manifest)
+
+
+def assert_8bit_weights(entry: Path, manifest: dict[str, Any]) -> None:
+    """Every linear layer (and split-off token table) of the entry's model IRs stores 8 bits."""
+    assert manifest["precision"] == "int8"
     model_files = [
         name for name in manifest["files"] if name.endswith(".xml") and "tokenizer" not in name
     ]
@@ -64,6 +70,11 @@ def test_static_entries_quantize_activations(built: Path, role: str) -> None:
     entry = cached_entry(built / "cache", role)
     manifest = read_manifest(entry)
     assert manifest is not None
+    assert_quantization(entry, manifest, role)
+
+
+def assert_quantization(entry: Path, manifest: dict[str, Any], role: str) -> None:
+    """The entry used EXPECTED_QUANTIZATION's method per IR, and its IRs show it."""
     assert manifest["quantization_files"] == EXPECTED_QUANTIZATION[role]
     overall = set(EXPECTED_QUANTIZATION[role].values())
     assert manifest["quantization"] == (overall.pop() if len(overall) == 1 else "weights-int8")

@@ -47,6 +47,14 @@ _ONNX_FILES = {
         "openvino_decoder_model": ("decoder_model.onnx",),
     },
 }
+# The output each IR keeps, the one the runner reads (optimum's IR has only this one). Hub ONNX
+# exports can carry more: optimum's (and Xenova's) T5 decoder_model.onnx also returns every
+# layer's present key/values, which nothing here uses.
+_ONNX_OUTPUT = {
+    "embed": {"openvino_model": "last_hidden_state"},
+    "rerank": {"openvino_model": "logits"},
+    "classify": {"openvino_encoder_model": "last_hidden_state", "openvino_decoder_model": "logits"},
+}
 _HUB_MODEL_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
 _HUB_TOKENIZER_FILES = ["*.json", "*.txt", "*.model"]
 _DEFAULT_MAX_LENGTH = {"embed": 256, "rerank": 512, "classify": 512}
@@ -75,7 +83,7 @@ def convert(role: str, source: str, final: Path, *, precision: str) -> dict[str,
                 methods = _save(role, models, tmp, precision, hf_tokenizer, max_length, params)
         else:
             route = "onnx"
-            models = _convert_onnx(_onnx_paths(role, model_dir, onnx_file))
+            models = _convert_onnx(role, _onnx_paths(role, model_dir, onnx_file))
             methods = _save(role, models, tmp, precision, hf_tokenizer, max_length, params)
         _convert_tokenizer(role, hf_tokenizer, max_length, tmp)
         manifest = write_manifest(
@@ -139,7 +147,9 @@ def _download(role: str, source: str) -> tuple[Path, Path | None, str | None]:
     patterns = list(_HUB_MODEL_FILES if with_torch else _HUB_TOKENIZER_FILES)
     if not with_torch:
         for names in _ONNX_FILES[role].values():
-            patterns += [f"onnx/{name}" for name in names] + [f"onnx/{name}_data" for name in names]
+            # External weights: "model.onnx_data" (optimum), "model.onnx.data" (torch.onnx).
+            for suffix in ("", "_data", ".data"):
+                patterns += [f"onnx/{name}{suffix}" for name in names]
     try:
         local = Path(
             snapshot_download(source, allow_patterns=patterns, ignore_patterns=["openvino/*"])
@@ -200,10 +210,28 @@ def _save(  # noqa: PLR0917
     return methods
 
 
-def _convert_onnx(paths: dict[str, Path]) -> dict[str, Any]:
+def _convert_onnx(role: str, paths: dict[str, Path]) -> dict[str, Any]:
     import openvino as ov
 
-    return {ir_name: ov.convert_model(str(onnx_path)) for ir_name, onnx_path in paths.items()}
+    return {
+        ir_name: _only_output(ov.convert_model(str(path)), _ONNX_OUTPUT[role][ir_name], path)
+        for ir_name, path in paths.items()
+    }
+
+
+def _only_output(model: Any, name: str, path: Path) -> Any:
+    """``model`` with only its ``name`` output; unchanged when it has no output of that name."""
+    import openvino as ov
+
+    index = next((i for i, port in enumerate(model.outputs) if name in port.get_names()), None)
+    if index is None:
+        _LOGGER.info("%s has no %r output; the runner reads its first one", path.name, name)
+        return model
+    if len(model.outputs) == 1:
+        return model
+    _LOGGER.debug("%s: keeping the %r output of %d", path.name, name, len(model.outputs))
+    result = model.get_results()[index]
+    return ov.Model([result], model.get_parameters(), model.get_friendly_name())
 
 
 @contextmanager
