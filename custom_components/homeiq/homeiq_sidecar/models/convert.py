@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import importlib.util
 import json
 import logging
+import os
 from pathlib import Path
 import re
 import shutil
@@ -57,6 +58,8 @@ _ONNX_OUTPUT = {
 }
 _HUB_MODEL_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
 _HUB_TOKENIZER_FILES = ["*.json", "*.txt", "*.model"]
+# Hub downloads for a conversion, inside the model cache (see _hub_cache, _drop_download).
+HUB_DIR = ".hub"
 _DEFAULT_MAX_LENGTH = {"embed": 256, "rerank": 512, "classify": 512}
 
 
@@ -71,7 +74,8 @@ def ir_names(role: str) -> tuple[str, ...]:
 
 def convert(role: str, source: str, final: Path, *, precision: str) -> dict[str, Any]:
     """Convert ``source`` for ``role`` into the cache entry ``final``; return its manifest."""
-    model_dir, onnx_file, revision = _locate(role, source)
+    hub_cache = final.parent.parent / HUB_DIR
+    model_dir, onnx_file, revision = _locate(role, source, hub_cache)
     _require_tools(precision)
     hf_tokenizer = _hf_tokenizer(model_dir)
     max_length = min(_max_length(role, model_dir, hf_tokenizer), 512)
@@ -100,7 +104,19 @@ def convert(role: str, source: str, final: Path, *, precision: str) -> dict[str,
     _LOGGER.info(
         "Converted %s for %s via %s (%s) into %s", source, role, route, _overall(methods), final
     )
+    _drop_download(model_dir, hub_cache)
     return manifest
+
+
+def _drop_download(model_dir: Path, hub_cache: Path) -> None:
+    """Delete a checkpoint downloaded into the model cache once it is converted: the cache of a
+    managed sidecar sits in Home Assistant's config folder, and its backups should not carry
+    ~1.5 GB of source weights that only a re-conversion would read again."""
+    try:
+        repo = model_dir.resolve().relative_to(hub_cache.resolve()).parts[0]
+    except (ValueError, IndexError):
+        return  # a local path, or the operator's own hub cache: not ours to delete
+    shutil.rmtree(hub_cache / repo, ignore_errors=True)
 
 
 def _require_tools(precision: str) -> None:
@@ -120,7 +136,7 @@ def _overall(methods: dict[str, str]) -> str:
     return values.pop() if len(values) == 1 else quantize.WEIGHTS
 
 
-def _locate(role: str, source: str) -> tuple[Path, Path | None, str | None]:
+def _locate(role: str, source: str, hub_cache: Path) -> tuple[Path, Path | None, str | None]:
     """(checkpoint dir with config + tokenizer, explicit ONNX file or None, revision)."""
     path = Path(source).expanduser()
     if path.suffix == ".onnx" and path.is_file():
@@ -132,10 +148,19 @@ def _locate(role: str, source: str) -> tuple[Path, Path | None, str | None]:
         raise ModelUnavailableError(
             f"Model source {source!r} is neither a hub id nor an existing path."
         )
-    return _download(role, source)
+    return _download(role, source, hub_cache)
 
 
-def _download(role: str, source: str) -> tuple[Path, Path | None, str | None]:
+def _hub_cache(default: Path) -> Path | None:
+    """Where hub downloads go: inside the model cache, so a first-use conversion that a request
+    set off writes nothing outside the sidecar's data dir (and removing that dir removes it all);
+    an operator's own HF_HUB_CACHE / HF_HOME wins (None: huggingface_hub's default from those)."""
+    if os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME"):
+        return None
+    return default
+
+
+def _download(role: str, source: str, hub_cache: Path) -> tuple[Path, Path | None, str | None]:
     try:
         from huggingface_hub import snapshot_download  # type: ignore[import-not-found,unused-ignore]
     except ImportError as err:
@@ -152,7 +177,12 @@ def _download(role: str, source: str) -> tuple[Path, Path | None, str | None]:
                 patterns += [f"onnx/{name}{suffix}" for name in names]
     try:
         local = Path(
-            snapshot_download(source, allow_patterns=patterns, ignore_patterns=["openvino/*"])
+            snapshot_download(
+                source,
+                allow_patterns=patterns,
+                ignore_patterns=["openvino/*"],
+                cache_dir=_hub_cache(hub_cache),
+            )
         )
     except Exception as err:
         raise ModelUnavailableError(
