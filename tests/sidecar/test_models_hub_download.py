@@ -7,6 +7,7 @@ snapshots/<revision>``) in the cache dir it is given. Everything after it is the
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 import shutil
 from typing import Any
@@ -55,9 +56,17 @@ async def test_download_stays_in_the_model_cache_and_goes(
     assert vectors.shape[0] == 1
     assert len(fake_hub) == 1
     assert Path(fake_hub[0]["cache_dir"]) == cache / HUB_DIR  # not ~/.cache/huggingface
-    manifest = read_manifest(entry_dir(cache, "embed", REPO_ID, "int8"))
+    entry = entry_dir(cache, "embed", REPO_ID, "int8")
+    manifest = read_manifest(entry)
     assert manifest is not None
-    assert manifest["revision"] == REVISION
+    assert (manifest["source"], manifest["revision"]) == (REPO_ID, REVISION)
+    assert (manifest["role"], manifest["precision"], manifest["route"]) == ("embed", "int8", "onnx")
+    # Every file of the entry, with its size and hash (what the loader verifies).
+    on_disk = {path.name for path in entry.iterdir() if path.name != "manifest.json"}
+    assert set(manifest["files"]) == on_disk
+    for name, info in manifest["files"].items():
+        assert info["size"] == (entry / name).stat().st_size
+        assert info["sha256"] == hashlib.sha256((entry / name).read_bytes()).hexdigest()
     # The source weights went once converted; the hub dir holds no checkpoint any more.
     assert not (cache / HUB_DIR / "models--homeiq-test--tiny-embed").exists()
     assert not (tmp_path / "operator-hf-cache").exists()
