@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 from typing import IO, Any
+import urllib.error
+import urllib.request
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -183,3 +185,17 @@ def real_minilm_source() -> str:
     from tests.export.tiny_models import cached_entry, ensure_tiny_models
 
     return str(cached_entry(ensure_tiny_models() / "minilm" / "cache", "embed"))
+
+
+def post_json(url: str, data: Any, timeout: float = 120) -> tuple[int, dict[str, str], Any]:
+    """(status, headers, JSON body) of one blocking POST; HTTP errors are returned."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(data).encode(),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), json.loads(err.read())

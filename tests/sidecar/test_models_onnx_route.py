@@ -8,6 +8,8 @@ outputs, same INT8 method per IR, 8-bit weights, and the same answers.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,22 @@ def converted(
     return _CONVERTED[key]
 
 
+@contextlib.asynccontextmanager
+async def _both(
+    built: Path, converted: Path, cache: Path, role: str
+) -> AsyncIterator[tuple[ModelManager, ModelManager]]:
+    """The ONNX-route entry and the optimum-route entry of ``role``, both computing in f32."""
+    onnx = ModelManager(cache_dir=cache, models={role: str(converted)}, ov_config=F32)
+    optimum = ModelManager(
+        cache_dir=cache, models={role: str(cached_entry(built / "cache", role))}, ov_config=F32
+    )
+    try:
+        yield onnx, optimum
+    finally:
+        await onnx.close()
+        await optimum.close()
+
+
 def _signature(xml: Path) -> tuple[list[set[str]], list[set[str]]]:
     model = ov.Core().read_model(str(xml))
     inputs = sorted((set(port.get_names()) for port in model.inputs), key=sorted)
@@ -145,15 +163,8 @@ def test_onnx_route_entry_is_int8_like_optimum(
 async def test_onnx_embed_means_the_same(
     built: Path, converted: Path, tmp_path: Path, role: str, form: str
 ) -> None:
-    onnx = ModelManager(cache_dir=tmp_path, models={role: str(converted)}, ov_config=F32)
-    optimum = ModelManager(
-        cache_dir=tmp_path, models={role: str(cached_entry(built / "cache", role))}, ov_config=F32
-    )
-    try:
+    async with _both(built, converted, tmp_path, role) as (onnx, optimum):
         got, want = await onnx.embed(HABITS), await optimum.embed(HABITS)
-    finally:
-        await onnx.close()
-        await optimum.close()
     assert np.min(np.sum(got * want, axis=1)) > 0.99
 
 
@@ -161,11 +172,7 @@ async def test_onnx_embed_means_the_same(
 async def test_onnx_rerank_scores_like_optimum(
     built: Path, converted: Path, tmp_path: Path, role: str, form: str
 ) -> None:
-    onnx = ModelManager(cache_dir=tmp_path, models={role: str(converted)}, ov_config=F32)
-    optimum = ModelManager(
-        cache_dir=tmp_path, models={role: str(cached_entry(built / "cache", role))}, ov_config=F32
-    )
-    try:
+    async with _both(built, converted, tmp_path, role) as (onnx, optimum):
         for query in QUERIES:
             got = await onnx.rerank(query, DOCUMENTS)
             want = await optimum.rerank(query, DOCUMENTS)
@@ -176,20 +183,13 @@ async def test_onnx_rerank_scores_like_optimum(
             np.testing.assert_allclose(got, want, atol=0.15)
             assert np.corrcoef(got, want)[0, 1] > 0.9, (query, got, want)
             assert float(np.ptp(want)) > 0.3  # the scores spread: the check can fail
-    finally:
-        await onnx.close()
-        await optimum.close()
 
 
 @pytest.mark.parametrize(("role", "form"), [("classify", "path"), ("classify", "repo")])
 async def test_onnx_classify_answers_like_optimum(
     built: Path, converted: Path, tmp_path: Path, role: str, form: str
 ) -> None:
-    onnx = ModelManager(cache_dir=tmp_path, models={role: str(converted)}, ov_config=F32)
-    optimum = ModelManager(
-        cache_dir=tmp_path, models={role: str(cached_entry(built / "cache", role))}, ov_config=F32
-    )
-    try:
+    async with _both(built, converted, tmp_path, role) as (onnx, optimum):
         for categories in (DEFAULT_CATEGORIES, DEVICES):
             got = await onnx.classify(HABITS, categories=categories)
             want = await optimum.classify(HABITS, categories=categories)
@@ -202,6 +202,3 @@ async def test_onnx_classify_answers_like_optimum(
                     np.testing.assert_allclose(list(a.values()), list(b.values()), atol=5e-3)
         # Not one answer for everything: the labels compared above depend on the habit.
         assert len({r.category for r in want}) > 1
-    finally:
-        await onnx.close()
-        await optimum.close()

@@ -6,9 +6,6 @@ import json
 from pathlib import Path
 import signal
 import subprocess
-from typing import Any
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -22,6 +19,7 @@ from tests.sidecar.server_fixtures import (
     TIME_ZONE,
     TOKEN,
     planted_home,
+    post_json,
     run_sidecar,
     tiny_model_sources,
 )
@@ -96,19 +94,6 @@ sys.exit(main())
 _CONVERSION_ONLY = ("torch", "optimum", "transformers", "sentence_transformers", "nncf")
 
 
-def _post(url: str, data: Any) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(data).encode(),
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=120) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 def test_running_sidecar_is_torch_free(tmp_path: Path) -> None:
     """The real sidecar serving every model route: its process never imports the converters."""
     if not RUNTIME_PYTHON.exists():
@@ -121,20 +106,22 @@ def test_running_sidecar_is_torch_free(tmp_path: Path) -> None:
         args += [f"--{role}-model", source]
     command = [str(RUNTIME_PYTHON), "-c", _MODULES_WRAPPER, str(modules_file)]
     with run_sidecar(args, command=command) as sidecar:
-        status, body = _post(sidecar.url + "/v1/embed", {"texts": ["kitchen light on"]})
+        status, _, body = post_json(sidecar.url + "/v1/embed", {"texts": ["kitchen light on"]})
         assert status == 200, body
         assert len(body["embeddings"]) == 1
-        status, body = _post(
+        status, _, body = post_json(
             sidecar.url + "/v1/rerank",
             {"query": "light", "documents": ["kitchen light", "front door lock"]},
         )
         assert status == 200, body
         assert len(body["scores"]) == 2
-        status, body = _post(sidecar.url + "/v1/classify", {"texts": ["kitchen light at 7"]})
+        status, _, body = post_json(sidecar.url + "/v1/classify", {"texts": ["kitchen light at 7"]})
         assert status == 200, body
         assert len(body["results"]) == 1
         rows = planted_home()
-        status, body = _post(sidecar.url + "/v1/analyze", {"events": rows, "time_zone": TIME_ZONE})
+        status, _, body = post_json(
+            sidecar.url + "/v1/analyze", {"events": rows, "time_zone": TIME_ZONE}
+        )
         assert status == 200, body
         assert body["patterns"]
         # Every model enriched the patterns (none fell back as unavailable).

@@ -14,8 +14,6 @@ from pathlib import Path
 import signal
 import time
 from typing import Any
-import urllib.error
-import urllib.request
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -30,6 +28,7 @@ from tests.sidecar.server_fixtures import (
     TOKEN,
     big_home,
     planted_home,
+    post_json,
     run_sidecar,
     sidecar_env,
 )
@@ -193,20 +192,6 @@ async def test_unknown_model_name(client: TestClient[Any, Any]) -> None:
         "/v1/embed", json={"texts": ["a"], "model": "someone/else"}, headers=AUTH
     )
     assert (await error_of(resp, 404))["code"] == "unknown_model"
-
-
-def post_json(url: str, data: Any) -> tuple[int, dict[str, str], Any]:
-    """(status, headers, JSON body) of one blocking POST; HTTP errors are returned."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(data).encode(),
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as resp:
-            return resp.status, dict(resp.headers), json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), json.loads(err.read())
 
 
 def test_unavailable_model_is_503_without_retry(tmp_path: Path) -> None:
