@@ -213,7 +213,7 @@ def test_sigterm_during_conversion_exits_promptly(tmp_path: Path) -> None:
     onnx = str(ensure_tiny_models() / "hf" / "embed" / "onnx" / "model.onnx")
     data = tmp_path / "data"
     target = entry_dir(data / "models", "embed", onnx, "fp32")
-    # fp32: the runtime venv has no nncf; the conversion writes its temp dir the same way.
+    # fp32: no INT8 calibration before the IR reaches the temp dir; it is written the same way.
     convert_args = args(data, "--embed-model", onnx, "--precision", "fp32")
     slow = [sys.executable, "-c", SLOW_CONVERSION]
     with run_sidecar(convert_args, command=slow) as sidecar, ThreadPoolExecutor(1) as pool:
