@@ -157,7 +157,8 @@ def build(work: Path) -> dict[str, str]:
     for role, source in sources.items():
         target = entry_dir(work / "cache", role, source, "int8")
         manifest = read_manifest(target)
-        if manifest is None or "quantization" not in manifest:  # absent, or from before static
+        # Absent, or from before static INT8 / its accuracy checks: convert (again).
+        if manifest is None or "quantization_checks" not in manifest:
             convert(role, source, target, precision="int8")
         entries[role] = str(target)
     return {"sources": sources, "entries": entries}  # type: ignore[return-value]
@@ -367,8 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         result["analyze"] = rerun
     result["cpu_s"] = {k: round(v, 3) for k, v in ov["cpu_s"].items()}
     result["torch_threads"] = pt["torch_threads"]
-    result["quantization"] = {
-        role: (read_manifest(Path(e)) or {}).get("quantization") for role, e in entries.items()
+    manifests = {role: read_manifest(Path(e)) or {} for role, e in entries.items()}
+    result["quantization"] = {role: m.get("quantization") for role, m in manifests.items()}
+    result["quantization_checks"] = {
+        role: m.get("quantization_checks") for role, m in manifests.items()
     }
     result["inputs"] = {
         "descriptions": len(texts),

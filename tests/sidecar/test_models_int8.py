@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openvino as ov
 import pytest
 
@@ -132,3 +133,56 @@ def test_static_int8_that_loses_accuracy_stays_weight_only(
     model = ov.Core().read_model(str(tmp_path / "entry" / "openvino_model.xml"))
     assert activation_quantizers(model) == 0
     assert ir_is_int8(tmp_path / "entry" / "openvino_model.xml")
+
+
+# Every static IR is checked against the float model at conversion; the manifest keeps the
+# figure. IR -> (figure, its bar in quantize.STATIC_IRS).
+EXPECTED_CHECKS = {
+    "embed": {"openvino_model": ("pooled_cosine", 0.99)},
+    "rerank": {"openvino_model": ("rank_agreement", quantize.RANK_AGREEMENT_BAR)},
+}
+
+
+@pytest.mark.parametrize("role", ["embed", "rerank", "classify"])
+def test_static_entries_record_their_accuracy(built: Path, role: str) -> None:
+    manifest = read_manifest(cached_entry(built / "cache", role))
+    assert manifest is not None
+    expected = EXPECTED_CHECKS.get(role, {})
+    assert set(manifest["quantization_checks"]) == set(expected)
+    for ir_name, (figure, bar) in expected.items():
+        assert list(manifest["quantization_checks"][ir_name]) == [figure]
+        assert bar <= manifest["quantization_checks"][ir_name][figure] <= 1.0
+
+
+def test_rerank_that_loses_its_order_stays_weight_only(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rerank bar can fail: above any reachable agreement, the IR stays weight-only and the
+    manifest keeps the figure that sent it there."""
+    monkeypatch.setitem(
+        quantize.STATIC_IRS, "rerank/openvino_model", quantize.StaticPlan(min_rank_agreement=1.01)
+    )
+    manifest = convert("rerank", str(built / "hf" / "rerank"), tmp_path / "entry", precision="int8")
+    assert manifest["quantization_files"] == {"openvino_model": "weights-int8"}
+    agreement = manifest["quantization_checks"]["openvino_model"]["rank_agreement"]
+    assert 0.5 < agreement < 1.01
+    model = ov.Core().read_model(str(tmp_path / "entry" / "openvino_model.xml"))
+    assert activation_quantizers(model) == 0
+    assert ir_is_int8(tmp_path / "entry" / "openvino_model.xml")
+
+
+def _scaled(factor: float) -> ov.Model:
+    """logit = factor * x: a stand-in model whose order the test controls."""
+    from openvino import opset13 as ops
+
+    x = ops.parameter([1, 1], ov.Type.f32, name="x")
+    return ov.Model([ops.multiply(x, np.float32(factor)).output(0)], [x])
+
+
+def test_rank_agreement_measures_order() -> None:
+    items = [{"x": np.array([[value]], np.float32)} for value in (0.3, -1.0, 2.5, 0.9, -0.2)]
+    assert quantize.rank_agreement(_scaled(1.0), _scaled(3.0), items) == pytest.approx(1.0)
+    assert quantize.rank_agreement(_scaled(1.0), _scaled(-1.0), items) == pytest.approx(-1.0)
+    # Nothing to order (one input, or all logits equal): no agreement shown.
+    assert quantize.rank_agreement(_scaled(1.0), _scaled(1.0), items[:1]) == 0.0
+    assert quantize.rank_agreement(_scaled(0.0), _scaled(1.0), items) == 0.0

@@ -69,6 +69,11 @@ async def test_embed_rerank_classify(client: TestClient[Any, Any]) -> None:
         assert models[role]["loaded"] is True
         assert models[role]["last_latency_ms"] is not None
         assert models[role]["size_bytes"] > 0
+    # The tiny entries' quantization (tests/sidecar/test_models_int8.py checks the IRs).
+    assert models["rerank"]["quantization"] == "static-int8"
+    assert set(models["rerank"]["quantization_checks"]["openvino_model"]) == {"rank_agreement"}
+    assert models["classify"]["quantization"] == "weights-int8"
+    assert models["classify"]["quantization_checks"] == {}
     health = await (await client.get("/health")).json()
     assert sorted(health["models_loaded"]) == ["classify", "embed", "rerank"]
 

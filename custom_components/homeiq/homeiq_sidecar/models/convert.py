@@ -84,11 +84,13 @@ def convert(role: str, source: str, final: Path, *, precision: str) -> dict[str,
         if onnx_file is None and torch_available():
             route = "optimum-intel"
             with _export_with_optimum(role, model_dir, tmp) as models:
-                methods = _save(role, models, tmp, precision, hf_tokenizer, max_length, params)
+                methods, checks = _save(
+                    role, models, tmp, precision, hf_tokenizer, max_length, params
+                )
         else:
             route = "onnx"
             models = _convert_onnx(role, _onnx_paths(role, model_dir, onnx_file))
-            methods = _save(role, models, tmp, precision, hf_tokenizer, max_length, params)
+            methods, checks = _save(role, models, tmp, precision, hf_tokenizer, max_length, params)
         _convert_tokenizer(role, hf_tokenizer, max_length, tmp)
         manifest = write_manifest(
             tmp,
@@ -100,6 +102,7 @@ def convert(role: str, source: str, final: Path, *, precision: str) -> dict[str,
             params=params,
             quantization=_overall(methods),
             quantization_files=methods,
+            quantization_checks=checks,
         )
     _LOGGER.info(
         "Converted %s for %s via %s (%s) into %s", source, role, route, _overall(methods), final
@@ -221,23 +224,26 @@ def _save(  # noqa: PLR0917
     hf_tokenizer: Any,
     max_length: int,
     params: dict[str, Any],
-) -> dict[str, str]:
-    """INT8 (static where it pays, see quantize.py) or FP32; save each IR; return the methods."""
+) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """INT8 (static where it pays, see quantize.py) or FP32; save each IR; return per IR the
+    method and the accuracy figures measured (IRs without a check have none)."""
     import openvino as ov
 
-    methods: dict[str, str] = {}
+    results: dict[str, quantize.Quantized] = {}
     items: dict[str, list[dict[str, Any]]] = {}
     if precision == "int8":
         items = quantize.calibration_for(role, models, hf_tokenizer, max_length, params)
     for ir_name, model in models.items():
-        parts, methods[ir_name] = {"": model}, quantize.NONE
+        result = quantize.Quantized({"": model}, quantize.NONE, {})
         if precision == "int8":
-            parts, methods[ir_name] = quantize.quantize(
-                f"{role}/{ir_name}", model, items.get(ir_name)
-            )
-        for suffix, part in parts.items():
+            result = quantize.quantize(f"{role}/{ir_name}", model, items.get(ir_name))
+        results[ir_name] = result
+        for suffix, part in result.parts.items():
             ov.save_model(part, str(tmp / f"{ir_name}{suffix}.xml"), compress_to_fp16=False)
-    return methods
+    return (
+        {name: r.method for name, r in results.items()},
+        {name: r.checks for name, r in results.items() if r.checks},
+    )
 
 
 def _convert_onnx(role: str, paths: dict[str, Path]) -> dict[str, Any]:

@@ -149,8 +149,8 @@ class ModelManager:
         self._start_reaper()
 
     def status(self) -> dict[str, dict[str, Any]]:
-        """Per role: source, precision, revision, fingerprint, size_bytes, loaded, loading,
-        available, last_latency_ms, error.
+        """Per role: source, precision, quantization, quantization_checks, revision,
+        fingerprint, size_bytes, loaded, loading, available, last_latency_ms, error.
 
         Model facts describe the model that answers the role's next call: the loaded one, or
         else the converted entry on disk the next load would use (read from its manifest, so
@@ -166,6 +166,9 @@ class ModelManager:
                 "precision": manifest.get("precision", self.precision)
                 if manifest
                 else self.precision,
+                # How the entry was made 8-bit, and static INT8's measured accuracy (store.py).
+                "quantization": manifest.get("quantization") if manifest else None,
+                "quantization_checks": manifest.get("quantization_checks", {}) if manifest else {},
                 "revision": manifest.get("revision") if manifest else None,
                 "fingerprint": fingerprint(manifest) if manifest else None,
                 "size_bytes": entry_size(manifest) if manifest else None,

@@ -118,6 +118,7 @@ def write_manifest(
     params: Mapping[str, Any],
     quantization: str = "none",
     quantization_files: Mapping[str, str] | None = None,
+    quantization_checks: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
     """Describe every file in ``directory`` (size, sha256) and write manifest.json."""
     files = {
@@ -136,6 +137,8 @@ def write_manifest(
         # "static-int8" (weights and activations), "weights-int8" or "none" (fp32).
         "quantization": quantization,
         "quantization_files": dict(quantization_files or {}),
+        # Static INT8's accuracy against the float model, measured at conversion (quantize.py).
+        "quantization_checks": {k: dict(v) for k, v in (quantization_checks or {}).items()},
         "files": files,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
