@@ -1,7 +1,7 @@
 """Miner benchmark: read CSV + detect + suggest for 100k / 1M (/ 5M) synthetic state changes.
 
-Each size runs in its own subprocess so peak RSS (ru_maxrss) is that run's alone. The baseline
-column is the same process reading the same CSV with the csv module and parsing every
+Each size runs in its own subprocess so peak RSS (VmHWM, see peak_rss.py) is that run's alone.
+The baseline column is the same process reading the same CSV with the csv module and parsing every
 timestamp, nothing else: the floor any CSV-based miner pays.
 
     scripts/bench miner [--sizes 100000,1000000] [--with-5m] [--keep DIR]
@@ -26,7 +26,6 @@ import json
 import math
 import os
 from pathlib import Path
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ import time
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "custom_components" / "homeiq"), str(ROOT)]
+
+from peak_rss import peak_rss_mb  # noqa: E402
 
 from homeiq_miner import Event, mine  # noqa: E402
 from homeiq_miner.readers import (  # noqa: E402
@@ -132,7 +133,7 @@ def _worker(mode: str, path: str) -> None:
                 count += 1
         out = {"events": count}
     out["wall_s"] = time.perf_counter() - started
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
 

@@ -263,9 +263,10 @@ def _spread(values: list[int]) -> dict[str, float]:
 # -- OpenVINO INT8 in the torch-free runtime -------------------------------------------
 
 _RUNTIME_SCRIPT = r"""
-import asyncio, json, os, resource, statistics, sys, time
+import asyncio, json, os, statistics, sys, time
 from pathlib import Path
 from homeiq_sidecar.models import ModelManager
+from peak_rss import peak_rss_mb
 
 entries, texts, cache = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 
@@ -305,7 +306,7 @@ async def main():
     print(json.dumps({"load_from_cache_s": load_s, "embed_1000_s": embed_s,
         "embed_1000_first_call_s": embed_first_s,
         "rerank_100_ms": rerank_s * 1000, "classify_ms": classify_s * 1000,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "cpu_s": {"embed_1000": embed_cpu_s, **cpu_s},
         "heavy_modules": heavy}))
 
@@ -314,7 +315,8 @@ asyncio.run(main())
 
 
 def openvino_int8(entries: dict[str, str], texts: list[str], scratch: Path) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "custom_components" / "homeiq"))
+    path = os.pathsep.join([str(ROOT / "custom_components" / "homeiq"), str(ROOT / "scripts")])
+    env = dict(os.environ, PYTHONPATH=path)
     out = subprocess.run(
         [str(RUNTIME_PYTHON), "-c", _RUNTIME_SCRIPT, json.dumps(entries), json.dumps(texts), str(scratch)],
         env=env, capture_output=True, text=True, check=True, timeout=900,

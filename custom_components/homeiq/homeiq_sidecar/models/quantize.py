@@ -138,16 +138,15 @@ def _check(
     plan: StaticPlan, model: Any, quantized: Any, data: Sequence[Mapping[str, Any]]
 ) -> dict[str, float]:
     """Measure the plan's accuracy figures; raise AccuracyLostError when one is below its bar."""
-    bars = {"pooled_cosine": plan.min_cosine, "rank_agreement": plan.min_rank_agreement}
-    measures = {"pooled_cosine": pooled_cosine, "rank_agreement": rank_agreement}
-    checks = {
-        name: round(measures[name](model, quantized, data), 4)
-        for name, bar in bars.items()
-        if bar is not None
-    }
-    for name, value in checks.items():
-        bar = bars[name]
-        if bar is not None and value < bar:
+    checks: dict[str, float] = {}
+    for name, bar, measure in (
+        ("pooled_cosine", plan.min_cosine, pooled_cosine),
+        ("rank_agreement", plan.min_rank_agreement, rank_agreement),
+    ):
+        if bar is None:
+            continue
+        checks[name] = value = round(measure(model, quantized, data), 4)
+        if value < bar:
             raise AccuracyLostError(f"{name.replace('_', ' ')} {value:.4f} < {bar}", checks)
     return checks
 
