@@ -174,9 +174,12 @@ async def wait_ready(
         if proc.returncode is not None:
             raise HAError(f"hass exited with code {proc.returncode}; see hass.out")
         try:
-            # HA's HTTP server listens once start-up is done; /api/ answers 401 without a token.
-            async with session.get(f"{base}/api/", timeout=aiohttp.ClientTimeout(total=5)) as resp:
-                if resp.status in (200, 401):
+            # HA's HTTP server listens once start-up is done. The frontend's manifest needs no
+            # token: probing /api/ unauthenticated logged a failed login (http.ban) every start.
+            async with session.get(
+                f"{base}/manifest.json", timeout=aiohttp.ClientTimeout(total=5)
+            ) as resp:
+                if resp.status == 200:
                     return
         except (aiohttp.ClientError, TimeoutError):
             pass
