@@ -11,7 +11,7 @@ from homeassistant.components.automation.config import async_validate_config_ite
 from homeassistant.components.automation.const import DOMAIN as AUTOMATION_DOMAIN
 from homeassistant.config import AUTOMATION_CONFIG_PATH
 from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_ON
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util.file import write_utf8_file_atomic
@@ -59,7 +59,9 @@ def _upsert(path: Path, config: dict[str, Any]) -> None:
     write_utf8_file_atomic(str(path), dump(items))
 
 
-async def async_create_automation(hass: HomeAssistant, config: dict[str, Any]) -> None:
+async def async_create_automation(
+    hass: HomeAssistant, config: dict[str, Any], context: Context | None = None
+) -> None:
     """Validate, write and reload: the automation then shows in the automation editor."""
     try:
         await async_validate_config_item(hass, config["id"], config)
@@ -73,10 +75,14 @@ async def async_create_automation(hass: HomeAssistant, config: dict[str, Any]) -
     async with _LOCK:
         await hass.async_add_executor_job(_upsert, path, config)
     if hass.services.has_service("automation", "reload"):
-        await hass.services.async_call("automation", "reload", {"id": config["id"]}, blocking=True)
+        await hass.services.async_call(
+            "automation", "reload", {"id": config["id"]}, blocking=True, context=context
+        )
 
 
-async def async_set_enabled(hass: HomeAssistant, config_id: str, enabled: bool) -> None:
+async def async_set_enabled(
+    hass: HomeAssistant, config_id: str, enabled: bool, context: Context | None = None
+) -> None:
     """Turn the reloaded automation on or off once; HA's restore state keeps it afterwards."""
     entity_id = er.async_get(hass).async_get_entity_id(
         AUTOMATION_DOMAIN, AUTOMATION_DOMAIN, config_id
@@ -92,4 +98,5 @@ async def async_set_enabled(hass: HomeAssistant, config_id: str, enabled: bool) 
         SERVICE_TURN_ON if enabled else SERVICE_TURN_OFF,
         {ATTR_ENTITY_ID: entity_id},
         blocking=True,
+        context=context,
     )

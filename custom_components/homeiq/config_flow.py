@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from homeassistant.config_entries import (
+    SOURCE_REAUTH,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
@@ -160,6 +161,24 @@ class HomeIQConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
+    def _save_and_abort(self, entry: ConfigEntry, data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Save the entry's new data and finish; the entry reloads once.
+
+        Not ``async_update_reload_and_abort``: a loaded entry's update listener (__init__.py)
+        already reloads it on the change, and a second reload killed the managed sidecar the
+        first one was starting (HA 2026 also warns about it). An entry with no listener (its
+        set-up failed) or no change (the same token again) is reloaded here.
+        """
+        # Read before the update: the listener's reload starts eagerly and its unload removes
+        # the listener before async_update_entry returns.
+        listening = bool(entry.update_listeners)
+        changed = self.hass.config_entries.async_update_entry(entry, data=data)
+        if not changed or not listening:
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_abort(
+            reason="reauth_successful" if self.source == SOURCE_REAUTH else "reconfigure_successful"
+        )
+
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The container refused the token."""
         return await self.async_step_reauth_confirm()
@@ -175,8 +194,8 @@ class HomeIQConfigFlow(ConfigFlow, domain=DOMAIN):
             if error := await validate_external(self.hass, url, user_input[CONF_TOKEN]):
                 errors["base"] = error
             else:
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_TOKEN: user_input[CONF_TOKEN]}
+                return self._save_and_abort(
+                    entry, {**entry.data, CONF_TOKEN: user_input[CONF_TOKEN]}
                 )
         return self.async_show_form(
             step_id="reauth_confirm",
@@ -206,9 +225,7 @@ class HomeIQConfigFlow(ConfigFlow, domain=DOMAIN):
                     if entry.data[CONF_MODE] == MODE_MANAGED
                     else _new_token()
                 )
-                return self.async_update_reload_and_abort(
-                    entry, data={CONF_MODE: MODE_MANAGED, CONF_TOKEN: token}
-                )
+                return self._save_and_abort(entry, {CONF_MODE: MODE_MANAGED, CONF_TOKEN: token})
             errors["base"] = unsupported
         return self.async_show_form(
             step_id="reconfigure",
@@ -227,13 +244,9 @@ class HomeIQConfigFlow(ConfigFlow, domain=DOMAIN):
             if error := await validate_external(self.hass, url, user_input[CONF_TOKEN]):
                 errors["base"] = error
             else:
-                return self.async_update_reload_and_abort(
+                return self._save_and_abort(
                     entry,
-                    data={
-                        CONF_MODE: MODE_EXTERNAL,
-                        CONF_URL: url,
-                        CONF_TOKEN: user_input[CONF_TOKEN],
-                    },
+                    {CONF_MODE: MODE_EXTERNAL, CONF_URL: url, CONF_TOKEN: user_input[CONF_TOKEN]},
                 )
         suggested = user_input or {CONF_URL: entry.data.get(CONF_URL, "")}
         return self.async_show_form(

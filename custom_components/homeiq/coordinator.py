@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, time as dt_time, timedelta
 from functools import partial
 import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.event import async_track_time_change, async_track_time_interval
 from homeassistant.helpers.recorder import get_instance
@@ -122,13 +122,16 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
     @callback
     def async_schedule(self) -> None:
         """Daily analysis at the configured time, and a sidecar health check."""
-        hour, minute, second = (
-            int(part)
-            for part in str(self.options.get(CONF_ANALYSIS_TIME, DEFAULT_ANALYSIS_TIME)).split(":")
-        )
+        # The time selector stores "HH:MM:SS"; "HH:MM" (valid for the selector too, e.g. from
+        # the API) must not fail the set-up.
+        value = str(self.options.get(CONF_ANALYSIS_TIME, DEFAULT_ANALYSIS_TIME))
+        at = dt_util.parse_time(value)
+        if at is None:
+            LOGGER.warning("Analysis time %r is not a time; using %s", value, DEFAULT_ANALYSIS_TIME)
+            at = dt_time.fromisoformat(DEFAULT_ANALYSIS_TIME)
         self.config_entry.async_on_unload(
             async_track_time_change(
-                self.hass, self._scheduled, hour=hour, minute=minute, second=second
+                self.hass, self._scheduled, hour=at.hour, minute=at.minute, second=at.second
             )
         )
         self.config_entry.async_on_unload(
@@ -378,13 +381,18 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             )
         return pattern
 
-    async def async_accept(self, pattern_id: str, *, enabled: bool) -> str:
-        """Create the suggested automation, on or off as asked; returns its automation id."""
+    async def async_accept(
+        self, pattern_id: str, *, enabled: bool, context: Context | None = None
+    ) -> str:
+        """Create the suggested automation, on or off as asked; returns its automation id.
+
+        ``context`` is the asking user's: the reload and the switch are logged as theirs.
+        """
         pattern = self._suggested(pattern_id)
         config = build_config(pattern_id, pattern["suggestion"])
-        await async_create_automation(self.hass, config)
+        await async_create_automation(self.hass, config, context)
         # Set once as asked (accepting again may re-enable it); the user's toggles then stick.
-        await async_set_enabled(self.hass, config["id"], enabled)
+        await async_set_enabled(self.hass, config["id"], enabled, context)
         self.data.decide(pattern, STATUS_ACCEPTED, config["id"])
         await self.async_save()
         return str(config["id"])

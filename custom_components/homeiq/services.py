@@ -34,6 +34,7 @@ from .const import (
     STATUS_DISMISSED,
     STATUS_NEW,
 )
+from .permissions import async_require_admin
 
 if TYPE_CHECKING:
     from . import HomeIQConfigEntry
@@ -173,15 +174,17 @@ async def _get_suggestions(call: ServiceCall) -> ServiceResponse:
 
 
 async def _accept(call: ServiceCall) -> ServiceResponse:
+    await async_require_admin(call.hass, call.context)
     coordinator = _coordinator(call)
     suggestion_id = _suggestion_id(call)
     automation_id = await coordinator.async_accept(
-        suggestion_id, enabled=_enabled(call.data[ATTR_ENABLED])
+        suggestion_id, enabled=_enabled(call.data[ATTR_ENABLED]), context=call.context
     )
     return {"automation_id": automation_id} if call.return_response else None
 
 
 async def _dismiss(call: ServiceCall) -> None:
+    await async_require_admin(call.hass, call.context)
     coordinator = _coordinator(call)
     await coordinator.async_dismiss(_suggestion_id(call))
 

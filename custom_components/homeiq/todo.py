@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING
 from homeassistant.components.todo import TodoItem, TodoListEntity
 from homeassistant.components.todo.const import TodoItemStatus, TodoListEntityFeature
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
+from .const import DOMAIN
 from .entity import HomeIQEntity
+from .permissions import async_require_admin
 
 if TYPE_CHECKING:
     from . import HomeIQConfigEntry
@@ -55,11 +58,20 @@ class HomeIQSuggestionsTodo(HomeIQEntity, TodoListEntity):
         ]
 
     async def async_update_todo_item(self, item: TodoItem) -> None:
-        """Checking an item off accepts its suggestion (the automation starts enabled)."""
-        if item.status == TodoItemStatus.COMPLETED and item.uid is not None:
-            await self.coordinator.async_accept(item.uid, enabled=True)
+        """Checking an item off accepts its suggestion (the automation starts enabled).
+
+        Nothing else of an item can change (its text is the suggestion's): say so rather than
+        let the edit vanish at the next refresh.
+        """
+        if item.status != TodoItemStatus.COMPLETED or item.uid is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="todo_only_complete"
+            )
+        await async_require_admin(self.hass, self._context)
+        await self.coordinator.async_accept(item.uid, enabled=True, context=self._context)
 
     async def async_delete_todo_items(self, uids: list[str]) -> None:
         """Deleting items dismisses their suggestions."""
+        await async_require_admin(self.hass, self._context)
         for uid in uids:
             await self.coordinator.async_dismiss(uid)

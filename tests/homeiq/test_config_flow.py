@@ -13,6 +13,7 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components import homeiq
 from custom_components.homeiq.const import (
     CONF_ANALYSIS_TIME,
     CONF_EXCLUDE_ENTITIES,
@@ -268,12 +269,15 @@ async def test_reconfigure_managed_refused_on_musl(
 async def test_reauth_when_container_token_changes(
     hass: HomeAssistant, config_dir: Path, sidecar_url: str
 ) -> None:
-    """A refused token starts reauth; a wrong token is refused, the right one saved."""
+    """A refused token starts reauth; a wrong token is refused, the right one saved, and the
+    entry reloads once (its update listener; a second reload would stop a sidecar starting)."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         data={CONF_MODE: MODE_EXTERNAL, CONF_URL: sidecar_url, CONF_TOKEN: "old-token"},
     )
     entry.add_to_hass(hass)
+    counting = patch("custom_components.homeiq.async_setup_entry", wraps=homeiq.async_setup_entry)
+    setups = counting.start()
     assert await hass.config_entries.async_setup(entry.entry_id)
     # The first sidecar check runs in the background, after setup.
     await wait_for(lambda: hass.config_entries.flow.async_progress_by_handler(DOMAIN))
@@ -289,4 +293,7 @@ async def test_reauth_when_container_token_changes(
     assert result["reason"] == "reauth_successful"
     assert entry.data[CONF_TOKEN] == SIDECAR_TOKEN
     await wait_for(lambda: entry.runtime_data.coordinator.connected)
+    await hass.async_block_till_done()
+    counting.stop()  # this patch only: patch.stopall() also ends the test harness's patches
+    assert setups.call_count == 2  # the first set-up and one reload
     await hass.config_entries.async_unload(entry.entry_id)

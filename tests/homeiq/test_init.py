@@ -298,28 +298,46 @@ def test_managed_unsupported_reason_on_this_host() -> None:
     assert runtime.managed_unsupported_reason() is None
 
 
+@pytest.mark.parametrize(
+    ("value", "runs_at", "not_at"),
+    [
+        ("04:30:00", (4, 30), (3, 0)),
+        # The time selector also accepts minutes only (an entry made through the API).
+        ("04:30", (4, 30), (3, 0)),
+        # Not a time (a hand-edited entry): the default, 03:00, with a warning; set-up goes on.
+        ("half past four", (3, 0), (4, 30)),
+    ],
+)
 async def test_daily_analysis_at_configured_time(
     hass: HomeAssistant,
     config_dir: Path,
     custom_integrations: None,
     mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    value: str,
+    runs_at: tuple[int, int],
+    not_at: tuple[int, int],
 ) -> None:
-    """The analysis runs at the configured time (04:30 here), not at setup."""
+    """The analysis runs at the configured time, not at setup."""
     mock_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        mock_config_entry, options={CONF_ANALYSIS_TIME: "04:30:00"}
-    )
+    hass.config_entries.async_update_entry(mock_config_entry, options={CONF_ANALYSIS_TIME: value})
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
+    assert ("is not a time" in caplog.text) is (runs_at == (3, 0))
     coordinator = mock_config_entry.runtime_data.coordinator
     await wait_for(lambda: coordinator.connected)
     assert coordinator.data.last_analysis is None
 
     next_day = dt_util.now() + timedelta(days=1)
-    async_fire_time_changed(hass, next_day.replace(hour=3, minute=0, second=0, microsecond=0))
+    at = {"minute": 0, "second": 0, "microsecond": 0}
+    async_fire_time_changed(
+        hass, next_day.replace(**{**at, "hour": not_at[0], "minute": not_at[1]})
+    )
     await hass.async_block_till_done()
     assert coordinator.data.last_analysis is None
-    async_fire_time_changed(hass, next_day.replace(hour=4, minute=30, second=0, microsecond=0))
+    async_fire_time_changed(
+        hass, next_day.replace(**{**at, "hour": runs_at[0], "minute": runs_at[1]})
+    )
     await wait_for(lambda: coordinator.data.last_analysis is not None)
     assert hass.states.get("sensor.homeiq_last_analysis").state != "unknown"
     await hass.config_entries.async_unload(mock_config_entry.entry_id)
