@@ -24,7 +24,7 @@ from .const import (
     DOMAIN,
     MODE_EXTERNAL,
 )
-from .coordinator import STORAGE_VERSION, HomeIQCoordinator, storage_key
+from .coordinator import STORAGE_VERSION, UNSAVED, HomeIQCoordinator, storage_key
 from .services import async_setup_services
 from .sidecar import Sidecar
 
@@ -100,14 +100,19 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> b
     """Unload platforms and stop the sidecar."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
+        coordinator = entry.runtime_data.coordinator
         await entry.runtime_data.sidecar.async_stop()
-        # A stopped entry reports nothing: its issues would be stale.
-        issues.async_clear(hass, *issues.ALL_ISSUES)
+        await coordinator.async_unload()
+        # A stopped entry reports nothing: its issues would be stale; but results it could
+        # not save are still waiting for the disk (coordinator.UNSAVED).
+        kept = {issues.ISSUE_SAVE_FAILED} if coordinator.save_failed else set()
+        issues.async_clear(hass, *(i for i in issues.ALL_ISSUES if i not in kept))
     return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> None:
     """Removing HomeIQ leaves no repair issue and no stored results behind."""
+    hass.data.get(UNSAVED, {}).pop(entry.entry_id, None)
     issues.async_clear(hass, *issues.ALL_ISSUES)
     await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id)).async_remove()
     await hass.async_add_executor_job(backup.remove, backup.backup_path(hass, entry.entry_id))

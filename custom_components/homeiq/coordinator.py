@@ -17,6 +17,7 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import backup, issues
@@ -56,6 +57,10 @@ MAX_PATTERNS = 200
 def storage_key(entry_id: str) -> str:
     """The .storage file of an entry's results and decisions."""
     return f"{DOMAIN}.{entry_id}"
+
+
+# Results an unloaded entry could not save (disk full), by entry id: see async_unload.
+UNSAVED: HassKey[dict[str, HomeIQData]] = HassKey(f"{DOMAIN}_unsaved")
 
 
 class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
@@ -98,6 +103,13 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         Decisions missing from the results file (HA moved a corrupt one aside, or it was lost)
         come back from their backup copy, and a repair issue says what happened.
         """
+        unsaved = self.hass.data.get(UNSAVED, {}).pop(self.config_entry.entry_id, None)
+        if unsaved is not None:
+            # This entry's previous set-up could not save them (see async_unload): they are
+            # newer than the files. Try again now; the repair issue stays until it works.
+            self.data, self.save_failed = unsaved, True
+            await self._async_persist(self.data)
+            return
         self.data = HomeIQData.from_store(await self.store.async_load())
         copied = await self.hass.async_add_executor_job(backup.read_decisions, self._backup_path)
         recovered = {
@@ -160,8 +172,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             await client.health()
             self.models = await client.models()
         except HomeIQAuthError as err:
-            self._set_connected(False, str(err))
-            self._async_auth_failed()
+            self._async_auth_failed(err)
             return False
         except HomeIQApiError as err:
             LOGGER.debug("HomeIQ sidecar check failed: %s", err)
@@ -182,21 +193,26 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             self._set_connected(False)
 
     @callback
-    def _async_auth_failed(self) -> None:
-        # A container's token changed: ask the user for the new one (a managed sidecar gets
-        # its token from HA, so it cannot disagree).
+    def _async_auth_failed(self, err: HomeIQAuthError) -> None:
+        """A container's token changed: ask the user for the new one. The reauthentication
+        notice is the one message: an "unreachable" repair issue as well would send them
+        looking for a network problem. (A managed sidecar gets its token from HA, so it cannot
+        disagree; if it ever did, it is reported as unreachable.)"""
+        self._set_connected(False, str(err), raise_issue=self.sidecar.managed)
         if not self.sidecar.managed:
             self.config_entry.async_start_reauth(self.hass)
 
     @callback
-    def _set_connected(self, connected: bool, error: str | None = None) -> None:
+    def _set_connected(
+        self, connected: bool, error: str | None = None, *, raise_issue: bool = True
+    ) -> None:
         if connected != self.connected:
             # Logged once per change, not on every failed check.
             if connected:
                 LOGGER.info("HomeIQ sidecar is reachable again")
             else:
                 LOGGER.warning("HomeIQ sidecar is unavailable: %s", error or self.sidecar.state)
-        if connected:
+        if connected or not raise_issue:
             issues.async_clear(self.hass, issues.ISSUE_SIDECAR_UNREACHABLE)
         elif error is not None or (
             self.sidecar.managed and self.sidecar.supervisor and self.sidecar.supervisor.restarts
@@ -245,7 +261,17 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
                 "homeiq analysis",
             )
         # shield: a caller that gives up (cancelled action) must not cancel the others' run.
-        return await asyncio.shield(self._analysis)
+        try:
+            return await asyncio.shield(self._analysis)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the caller itself is being cancelled
+            # The run was cancelled under the caller (the entry unloads: reload, removal,
+            # HA stopping): answer it, or a UI call would wait for a reply forever.
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="analysis_cancelled"
+            ) from None
 
     async def _analyze(self, lookback_days: int | None, entity_ids: list[str] | None) -> HomeIQData:
         client = self.sidecar.client
@@ -293,8 +319,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
                 translation_placeholders={"error": str(err).splitlines()[0][:300]},
             ) from err
         except HomeIQAuthError as err:
-            self._set_connected(False, str(err))
-            self._async_auth_failed()
+            self._async_auth_failed(err)
             raise HomeAssistantError(
                 translation_domain=DOMAIN, translation_key="sidecar_auth_failed"
             ) from err
@@ -337,6 +362,18 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         await self._async_persist(data)
         self.async_set_updated_data(data)
         return data
+
+    async def async_unload(self) -> None:
+        """The entry unloads (reload, option change, removal, HA stopping): a last save.
+
+        If the disk still refuses it, the unsaved results wait in hass.data for the entry's
+        next set-up instead of being dropped with this coordinator; only a restart of HA
+        loses them, as the repair issue warns.
+        """
+        if self.save_failed:
+            await self._async_persist(self.data)
+        if self.save_failed:
+            self.hass.data.setdefault(UNSAVED, {})[self.config_entry.entry_id] = self.data
 
     async def async_save(self) -> None:
         """Persist decisions (atomic write) and tell the entities."""

@@ -7,7 +7,6 @@ The results file is written to disk for real here (phcc keeps other stores in me
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 import errno
@@ -249,6 +248,33 @@ async def test_disk_full_while_saving(
     }
 
 
+async def test_reload_while_disk_full_keeps_decisions(
+    hass: HomeAssistant,
+    config_dir: Path,
+    with_decision: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A decision not yet on disk survives reloads of the entry (an option change, a reauth)
+    while the disk is still full, and reaches the disk once it has space."""
+    entry = with_decision
+    monkeypatch.setattr(file_util, "tempfile", _FullDisk())
+    await decide(hass, entry, "dismiss_suggestion", PAIR_ID)
+    assert issue(hass, "save_failed") is not None
+
+    for _ in range(2):  # unload + set-up twice, the disk full all along
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        assert issue(hass, "save_failed") is not None  # still true, so still shown
+        decisions = entry.runtime_data.coordinator.data.decisions
+        assert decisions[PAIR_ID].status == "dismissed"
+    assert stored_decisions(config_dir, entry) == {HABIT_ID: "dismissed"}  # not on disk yet
+
+    monkeypatch.setattr(file_util, "tempfile", tempfile)
+    await entry.runtime_data.coordinator._check_health()
+    assert issue(hass, "save_failed") is None
+    assert stored_decisions(config_dir, entry) == {HABIT_ID: "dismissed", PAIR_ID: "dismissed"}
+
+
 async def test_recorder_database_locked(
     hass: HomeAssistant,
     config_dir: Path,
@@ -390,8 +416,10 @@ async def test_restart_during_analysis(
         # What HA does on stop: the stop event, then every entry unloads (tasks cancelled).
         hass.bus.async_fire("homeassistant_stop")
         assert await hass.config_entries.async_unload(entry.entry_id)
-        with pytest.raises(asyncio.CancelledError):
+        # The caller gets an answer (a UI call would otherwise wait forever), translated.
+        with pytest.raises(HomeAssistantError) as err:
             await task
+        assert err.value.translation_key == "analysis_cancelled"
     finally:
         type(coordinator.sidecar.client).analyze = real_analyze
         if not release.done():

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -223,7 +223,8 @@ async def test_analyze_wrong_token(
     custom_integrations: None,
     sidecar_url: str,
 ) -> None:
-    """A token the sidecar refuses: a translated error that says to reconfigure."""
+    """A token the sidecar refuses: a translated error that says to reconfigure, and the
+    reauthentication notice, not an "unreachable" repair issue (it answers, it refuses)."""
     entry = MockConfigEntry(
         domain=DOMAIN, data={CONF_MODE: MODE_EXTERNAL, CONF_URL: sidecar_url, CONF_TOKEN: "wrong"}
     )
@@ -233,6 +234,10 @@ async def test_analyze_wrong_token(
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, "analyze_patterns", {"config_entry_id": entry.entry_id})
     assert err.value.translation_key == "sidecar_auth_failed"
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "sidecar_unreachable") is None
     await hass.config_entries.async_unload(entry.entry_id)
 
 
