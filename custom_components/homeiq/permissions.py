@@ -12,7 +12,7 @@ async def async_require_admin(hass: HomeAssistant, context: Context | None) -> N
     Accepting a suggestion writes automations.yaml and reloads automations (admin-only in HA);
     the check runs before anything is written. Calls without a user (automations, scripts,
     HA itself) are trusted, like HA's ``async_register_admin_service``, which cannot be used
-    here: before 2025.x it does not pass responses through.
+    here: on HA 2025.4 it takes no supports_response (accept answers with the automation id).
     """
     if context is None or context.user_id is None:
         return
