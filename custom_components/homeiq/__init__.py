@@ -11,7 +11,6 @@ from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
-from homeassistant.loader import async_get_integration
 
 from . import backup, issues
 from .card import async_register_card
@@ -47,8 +46,7 @@ type HomeIQConfigEntry = ConfigEntry[HomeIQRuntimeData]
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions and serve the dashboard card once, whatever the entries."""
     async_setup_services(hass)
-    integration = await async_get_integration(hass, DOMAIN)
-    await async_register_card(hass, str(integration.version))
+    await async_register_card(hass)
     return True
 
 

@@ -177,3 +177,89 @@ def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any]) -> None:
     assert set(last["attributes"]["models"]) == {"embed", "rerank", "classify"}
     log = (demo["config"] / "hass.out").read_text(errors="replace")
     assert "; models: embed " in log
+
+
+def _post(info: dict[str, Any], path: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        info["base"] + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {info['token']}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def _hass_ws(page: Page, message: dict[str, Any]) -> Any:
+    """A websocket command on the logged-in frontend's own connection."""
+    return page.evaluate("(m) => document.querySelector('home-assistant').hass.callWS(m)", message)
+
+
+def test_dashboard_follows_decisions_errors_and_roles(demo: dict[str, Any]) -> None:
+    """A failed action says so, non-admins get no buttons, decisions made elsewhere show up.
+
+    The demo home has few suggestions and the test above accepted one: this test changes
+    nothing until its last step.
+    """
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    entry_id = _api(demo, "/api/config/config_entries/entry?domain=homeiq")[0]["entry_id"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        admin = browser.new_page(viewport={"width": 1280, "height": 1100})
+        try:
+            _login(admin, demo)
+            admin.goto(demo["base"] + "/homeiq-demo/suggestions")
+            items = admin.locator("homeiq-suggestions-card .item")
+            expect(items.first).to_be_visible(timeout=60_000)
+
+            # A failed action (here: a suggestion that does not exist) keeps its message after
+            # the list reloads, instead of flashing it away.
+            first = items.first
+            first.get_by_role("button", name="Accept").evaluate(
+                "(b) => { b.dataset.id = 'no-such-suggestion'; }"
+            )
+            first.get_by_role("button", name="Accept").click()
+            error = admin.locator("homeiq-suggestions-card .action-error")
+            expect(error).to_contain_text("Accept failed", timeout=30_000)
+            admin.wait_for_timeout(2000)  # the reload after the action has come and gone
+            expect(error).to_contain_text("Accept failed")
+            expect(items.first).to_be_visible()
+
+            # A user who is not an administrator sees the suggestions, no buttons, and why.
+            user = _hass_ws(
+                admin,
+                {"type": "config/auth/create", "name": "Guest", "group_ids": ["system-users"]},
+            )["user"]
+            _hass_ws(
+                admin,
+                {
+                    "type": "config/auth_provider/homeassistant/create",
+                    "user_id": user["id"],
+                    "username": "guest",
+                    "password": "guest-password-1",
+                },
+            )
+            guest = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            _login(guest, {**demo, "username": "guest", "password": "guest-password-1"})
+            guest.goto(demo["base"] + "/homeiq-demo/suggestions")
+            guest_items = guest.locator("homeiq-suggestions-card .item")
+            expect(guest_items.first).to_be_visible(timeout=60_000)
+            expect(guest.locator("homeiq-suggestions-card .note")).to_contain_text(
+                "Only administrators"
+            )
+            expect(guest.locator("homeiq-suggestions-card button")).to_have_count(0)
+            guest.screenshot(path=str(SHOTS / "dashboard-non-admin.png"), full_page=True)
+
+            # Dismissed through the action (as the to-do card does): the card follows without
+            # a new analysis, from the new-suggestions sensor.
+            gone = items.first.get_attribute("data-suggestion")
+            _post(
+                demo,
+                "/api/services/homeiq/dismiss_suggestion",
+                {"config_entry_id": entry_id, "suggestion_id": gone},
+            )
+            expect(
+                admin.locator(f'homeiq-suggestions-card .item[data-suggestion="{gone}"]')
+            ).to_have_count(0, timeout=30_000)
+        finally:
+            browser.close()

@@ -1,10 +1,42 @@
 // HomeIQ suggestions card: each new suggestion with its description, confidence, category and
 // automation YAML, and Accept / Dismiss buttons, and which models the last analysis used. Plain
 // custom element: no build step, served by the integration itself.
-const CARD_VERSION = "0.2.0";
+const CARD_VERSION = "0.3.0";
+const CARD_TAG = "homeiq-suggestions-card";
 // A new analysis changes this sensor, and the card reloads the suggestions; its `models`
 // attribute says which models ran (or which fallback), shown at the bottom of the card.
 const DEFAULT_ENTITY = "sensor.homeiq_last_analysis";
+// A decision made anywhere (this card, the to-do card, an action) changes this sensor's
+// `suggestion_ids`: found by its translation key, so a renamed sensor is still followed.
+const NEW_SUGGESTIONS_KEY = "new_suggestions";
+const NEW_SUGGESTIONS_ENTITY = "sensor.homeiq_new_suggestions";
+
+// The card's own words, per language (HA's frontend does not load an integration's strings for
+// custom cards). Add a language by adding a table; anything missing falls back to English.
+const STRINGS = {
+  en: {
+    title: "HomeIQ suggestions",
+    loading: "Loading…",
+    empty: "No new suggestions.",
+    not_set_up: "HomeIQ is not set up.",
+    admin_only: "Only administrators can accept or dismiss suggestions.",
+    accept: "Accept",
+    dismiss: "Dismiss",
+    confidence: "confidence {value}",
+    priority: "priority {value}",
+    uncategorised: "uncategorised",
+    models: "Models: {value}",
+    action_failed: "{action} failed: {error}",
+    bad_max: "max must be a whole number from 1 to 50",
+    bad_option: "{option} must be text",
+  },
+};
+
+function translate(language, key, vars = {}) {
+  const table = STRINGS[language] || STRINGS[String(language || "").split("-")[0]] || STRINGS.en;
+  const text = table[key] || STRINGS.en[key] || key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}
 
 function toYaml(value, indent = 0) {
   const pad = "  ".repeat(indent);
@@ -50,26 +82,70 @@ function escapeHtml(text) {
 }
 
 class HomeIQSuggestionsCard extends HTMLElement {
+  static getStubConfig() {
+    return { max: 5 };
+  }
+
   setConfig(config) {
-    this._config = { title: "HomeIQ suggestions", max: 5, entity: DEFAULT_ENTITY, ...config };
-    this._suggestions = null;
+    // Throwing here is how a card tells the dashboard editor what is wrong with its YAML.
+    if (!config || typeof config !== "object") throw new Error(translate("en", "bad_option", { option: "config" }));
+    for (const option of ["title", "entity", "config_entry_id"]) {
+      if (config[option] != null && typeof config[option] !== "string") {
+        throw new Error(translate("en", "bad_option", { option }));
+      }
+    }
+    const max = config.max ?? 5;
+    if (!Number.isInteger(max) || max < 1 || max > 50) throw new Error(translate("en", "bad_max"));
+    const entryChanged = !this._config || this._config.config_entry_id !== config.config_entry_id;
+    this._config = { entity: DEFAULT_ENTITY, ...config, max };
+    if (entryChanged) this._entry = null;
+    this._suggestions = this._suggestions ?? null;
     this._error = null;
-    this._busy = new Set();
+    this._actionError = null;
+    this._busy = this._busy ?? new Set();
+    this._loads = this._loads ?? 0;
+    this._stamp = undefined; // reload with the new options on the next hass update
+    if (this._hass) this.hass = this._hass;
   }
 
   set hass(hass) {
-    const first = !this._hass;
     this._hass = hass;
-    const entity = this._config.entity && hass.states[this._config.entity];
-    const stamp = entity ? entity.last_updated : null;
-    if (first || stamp !== this._stamp) {
+    if (!this._config) return;
+    // Reload when an analysis ran or a decision was made, not on every state change in HA.
+    const stamp = this._watched(hass)
+      .map((id) => (hass.states[id] ? hass.states[id].last_updated : ""))
+      .join("|");
+    if (stamp !== this._stamp) {
       this._stamp = stamp;
       this._load();
+    } else if (this._admin !== this._isAdmin()) {
+      this._render();
     }
   }
 
   getCardSize() {
     return 3 + (this._suggestions ? this._suggestions.length * 4 : 0);
+  }
+
+  _t(key, vars) {
+    const hass = this._hass;
+    return translate(hass && ((hass.locale && hass.locale.language) || hass.language), key, vars);
+  }
+
+  _isAdmin() {
+    return Boolean(this._hass && this._hass.user && this._hass.user.is_admin);
+  }
+
+  _watched(hass) {
+    if (hass.entities !== this._entitiesSeen) {
+      this._entitiesSeen = hass.entities;
+      const found = Object.values(hass.entities || {}).filter(
+        (e) => e.platform === "homeiq" && e.translation_key === NEW_SUGGESTIONS_KEY,
+      );
+      const decisions = found.length ? found.map((e) => e.entity_id) : [NEW_SUGGESTIONS_ENTITY];
+      this._watchedIds = [this._config.entity, ...decisions].filter(Boolean);
+    }
+    return this._watchedIds;
   }
 
   _models() {
@@ -80,16 +156,17 @@ class HomeIQSuggestionsCard extends HTMLElement {
     const text = Object.entries(models)
       .map(([role, what]) => `${role} ${what}`)
       .join(" · ");
-    return text ? `<div class="models">Models: ${escapeHtml(text)}</div>` : "";
+    return text ? `<div class="models">${escapeHtml(this._t("models", { value: text }))}</div>` : "";
   }
 
   async _entryId() {
-    // The actions need HomeIQ's config entry: from the card's config, else looked up once.
+    // The actions need HomeIQ's config entry: from the card's config, else looked up (and looked
+    // up again after a failure: the entry may have been removed and added back).
     if (!this._entry) {
       this._entry = this._config.config_entry_id;
       if (!this._entry) {
         const entries = await this._hass.callWS({ type: "config_entries/get", domain: "homeiq" });
-        if (!entries.length) throw new Error("HomeIQ is not set up.");
+        if (!entries.length) throw new Error(this._t("not_set_up"));
         this._entry = entries[0].entry_id;
       }
     }
@@ -97,6 +174,10 @@ class HomeIQSuggestionsCard extends HTMLElement {
   }
 
   async _load() {
+    // Loads can overlap (a decision, then the sensors it changes): only the newest one renders.
+    const load = ++this._loads;
+    let suggestions = null;
+    let error = null;
     try {
       const result = await this._hass.callWS({
         type: "call_service",
@@ -105,17 +186,23 @@ class HomeIQSuggestionsCard extends HTMLElement {
         service_data: { config_entry_id: await this._entryId() },
         return_response: true,
       });
-      const suggestions = (result.response && result.response.suggestions) || [];
-      this._suggestions = suggestions.filter((s) => (s.status || "new") === "new").slice(0, this._config.max);
-      this._error = null;
+      suggestions = ((result.response && result.response.suggestions) || [])
+        .filter((s) => (s.status || "new") === "new")
+        .slice(0, this._config.max);
     } catch (err) {
-      this._error = err.message || String(err);
+      error = err.message || String(err);
+      this._entry = null;
     }
+    if (load !== this._loads) return;
+    if (suggestions) this._suggestions = suggestions;
+    this._error = error;
     this._render();
   }
 
-  async _decide(id, service) {
+  async _decide(id, service, label) {
+    if (this._busy.has(id)) return;
     this._busy.add(id);
+    this._actionError = null;
     this._render();
     try {
       await this._hass.callService("homeiq", service, {
@@ -123,7 +210,8 @@ class HomeIQSuggestionsCard extends HTMLElement {
         suggestion_id: id,
       });
     } catch (err) {
-      this._error = err.message || String(err);
+      // Kept until the next action: the reload below must not wipe what went wrong.
+      this._actionError = this._t("action_failed", { action: label, error: err.message || String(err) });
     }
     this._busy.delete(id);
     await this._load();
@@ -131,14 +219,20 @@ class HomeIQSuggestionsCard extends HTMLElement {
 
   _render() {
     if (!this.shadowRoot) this.attachShadow({ mode: "open" });
+    this._admin = this._isAdmin();
     const items = this._suggestions || [];
-    const body = this._error
+    const list = this._error
       ? `<p class="error">${escapeHtml(this._error)}</p>`
       : this._suggestions === null
-        ? `<p>Loading…</p>`
+        ? `<p>${escapeHtml(this._t("loading"))}</p>`
         : items.length === 0
-          ? `<p class="empty">No new suggestions.</p>`
+          ? `<p class="empty">${escapeHtml(this._t("empty"))}</p>`
           : items.map((s) => this._item(s)).join("");
+    const notes = [
+      this._actionError ? `<p class="error action-error">${escapeHtml(this._actionError)}</p>` : "",
+      !this._admin && items.length ? `<p class="note">${escapeHtml(this._t("admin_only"))}</p>` : "",
+    ].join("");
+    const title = this._config.title ?? this._t("title");
     this.shadowRoot.innerHTML = `
       <style>
         ha-card { padding: 16px; }
@@ -155,40 +249,50 @@ class HomeIQSuggestionsCard extends HTMLElement {
                  background: var(--primary-color); color: var(--text-primary-color, #fff); }
         button.dismiss { background: var(--secondary-background-color); color: var(--primary-text-color); }
         .error { color: var(--error-color); }
+        .note { color: var(--secondary-text-color); font-style: italic; }
         .models { color: var(--secondary-text-color); font-size: 0.8em; margin-top: 8px;
                   border-top: 1px solid var(--divider-color); padding-top: 8px; }
       </style>
-      <ha-card header="${escapeHtml(this._config.title)}">${body}${this._models()}</ha-card>`;
+      <ha-card header="${escapeHtml(title)}">${notes}${list}${this._models()}</ha-card>`;
     this.shadowRoot.querySelectorAll("button[data-id]").forEach((button) => {
-      button.addEventListener("click", () => this._decide(button.dataset.id, button.dataset.service));
+      button.addEventListener("click", () =>
+        this._decide(button.dataset.id, button.dataset.service, button.textContent.trim()),
+      );
     });
   }
 
   _item(s) {
     const busy = this._busy.has(s.id) ? "disabled" : "";
     const confidence = s.confidence != null ? `${Math.round(s.confidence * 100)}%` : "?";
+    // Accepting writes automations.yaml: HA refuses it to non-admins, so they get no buttons.
+    const actions = this._admin
+      ? `<div class="actions">
+          <button data-id="${escapeHtml(s.id)}" data-service="accept_suggestion" ${busy}>${escapeHtml(this._t("accept"))}</button>
+          <button class="dismiss" data-id="${escapeHtml(s.id)}" data-service="dismiss_suggestion" ${busy}>${escapeHtml(this._t("dismiss"))}</button>
+        </div>`
+      : "";
     return `
       <div class="item" data-suggestion="${escapeHtml(s.id)}">
         <div class="desc">${escapeHtml(s.description || s.id)}</div>
         <div class="meta">
-          <span class="chip">confidence ${confidence}</span>
-          <span class="chip">${escapeHtml(s.category || "uncategorised")}</span>
-          <span class="chip">priority ${escapeHtml(s.priority || "?")}</span>
+          <span class="chip">${escapeHtml(this._t("confidence", { value: confidence }))}</span>
+          <span class="chip">${escapeHtml(s.category || this._t("uncategorised"))}</span>
+          <span class="chip">${escapeHtml(this._t("priority", { value: s.priority || "?" }))}</span>
         </div>
         <pre>${escapeHtml(toYaml(s.automation || {}))}</pre>
-        <div class="actions">
-          <button data-id="${escapeHtml(s.id)}" data-service="accept_suggestion" ${busy}>Accept</button>
-          <button class="dismiss" data-id="${escapeHtml(s.id)}" data-service="dismiss_suggestion" ${busy}>Dismiss</button>
-        </div>
+        ${actions}
       </div>`;
   }
 }
 
-customElements.define("homeiq-suggestions-card", HomeIQSuggestionsCard);
-window.customCards = window.customCards || [];
-window.customCards.push({
-  type: "homeiq-suggestions-card",
-  name: "HomeIQ suggestions",
-  description: "New automation suggestions with accept and dismiss.",
-});
-console.info(`HOMEIQ-SUGGESTIONS-CARD ${CARD_VERSION}`);
+// Guarded: the card can be loaded twice (our extra-module URL and a manually added resource).
+if (!customElements.get(CARD_TAG)) {
+  customElements.define(CARD_TAG, HomeIQSuggestionsCard);
+  window.customCards = window.customCards || [];
+  window.customCards.push({
+    type: CARD_TAG,
+    name: "HomeIQ suggestions",
+    description: "New automation suggestions with accept and dismiss.",
+  });
+  console.info(`HOMEIQ-SUGGESTIONS-CARD ${CARD_VERSION}`);
+}
