@@ -76,6 +76,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             hass, STORAGE_VERSION, storage_key(entry.entry_id)
         )
         self.connected = False
+        self._was_connected = False  # "reachable again" only after it once was
         self.models: dict[str, dict[str, Any]] = {}
         self._analysis: asyncio.Task[HomeIQData] | None = None
         self._backup_path = backup.backup_path(hass, entry.entry_id)
@@ -209,7 +210,10 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         if connected != self.connected:
             # Logged once per change, not on every failed check.
             if connected:
-                LOGGER.info("HomeIQ sidecar is reachable again")
+                LOGGER.info(
+                    "HomeIQ sidecar is reachable%s", " again" if self._was_connected else ""
+                )
+                self._was_connected = True
             else:
                 LOGGER.warning("HomeIQ sidecar is unavailable: %s", error or self.sidecar.state)
         if connected or not raise_issue:

@@ -324,10 +324,11 @@ async def test_sidecar_killed_mid_analysis_keeps_decisions(
     config_dir: Path,
     custom_integrations: None,
     managed_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """kill -9 while the analysis is in flight: stored results and decisions stay as they were.
 
-    (test_e2e covers the repair issue and the restart; this adds what is on disk.)
+    (test_e2e covers the repair issue and the restart; this adds what is on disk, and the log.)
     """
     entry = managed_config_entry
     await record_home(hass)
@@ -356,6 +357,13 @@ async def test_sidecar_killed_mid_analysis_keeps_decisions(
     await wait_for(lambda: supervisor.pid not in (None, pid) and coordinator.connected)
     await analyze(hass, entry)
     assert stored_decisions(config_dir, entry) == {PAIR_ID: "dismissed"}
+    # The log tells the story once per change: reachable (not "again" at start), lost, back.
+    reachability = [
+        m for m in caplog.messages if m.startswith("HomeIQ sidecar is ") and "reach" in m
+    ]
+    assert reachability[0] == "HomeIQ sidecar is reachable"
+    assert reachability[-1] == "HomeIQ sidecar is reachable again"
+    assert any(m.startswith("HomeIQ sidecar is unavailable") for m in caplog.messages)
     await hass.config_entries.async_unload(entry.entry_id)
 
 
