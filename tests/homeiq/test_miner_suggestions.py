@@ -6,7 +6,9 @@ from typing import Any
 
 from homeassistant.components.automation.config import async_validate_config_item
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.common import async_mock_service
 import voluptuous as vol
 
 from homeiq_miner import mine
@@ -56,3 +58,33 @@ async def test_validation_rejects_broken_configs(hass: HomeAssistant, bad: dict[
     # Shows the check above can fail: HA raises on an invalid automation.
     with pytest.raises(vol.Invalid):
         await async_validate_config_item(hass, "bad", bad)
+
+
+async def test_state_trigger_ignores_restored_states(hass: HomeAssistant) -> None:
+    """A suggested "A then B" runs on a real change of A, not when HA restores A at start-up."""
+    config = next(
+        s
+        for s in _suggestions()
+        if s["triggers"][0]["trigger"] == "state"
+        and not any("delay" in a for a in s["actions"])
+        and s["actions"][0]["action"].endswith(".turn_on")
+    )
+    trigger = config["triggers"][0]
+    domain, service = config["actions"][0]["action"].split(".")
+    calls = async_mock_service(hass, domain, service)
+    assert await async_setup_component(hass, "automation", {"automation": [config]})
+    await hass.async_block_till_done()
+
+    entity = trigger["entity_id"]
+    for restored_from in ("unavailable", "unknown"):
+        hass.states.async_set(entity, restored_from)
+        await hass.async_block_till_done()
+        hass.states.async_set(entity, trigger["to"])
+        await hass.async_block_till_done()
+    assert calls == []
+
+    hass.states.async_set(entity, "off" if trigger["to"] != "off" else "on")
+    await hass.async_block_till_done()
+    hass.states.async_set(entity, trigger["to"])
+    await hass.async_block_till_done()
+    assert len(calls) == 1

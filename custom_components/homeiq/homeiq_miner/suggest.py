@@ -97,6 +97,9 @@ def _delay(seconds: float) -> dict[str, Any]:
     return {"delay": {"seconds": round(seconds)}}
 
 
+NOT_A_CHANGE = ("unavailable", "unknown")
+
+
 def time_suggestion(
     *, alias: str, description: str, entity_id: str, state: str, hhmm: str, weekdays: list[int]
 ) -> dict[str, Any] | None:
@@ -141,7 +144,16 @@ def chain_suggestion(
     return {
         "alias": alias,
         "description": description,
-        "triggers": [{"trigger": "state", "entity_id": trigger_entity, "to": trigger_state}],
+        "triggers": [
+            {
+                "trigger": "state",
+                "entity_id": trigger_entity,
+                "to": trigger_state,
+                # Not when HA restores states at start-up or a device comes back online: the
+                # habit follows a real change, not "unavailable" -> "on".
+                "not_from": list(NOT_A_CHANGE),
+            }
+        ],
         "conditions": [],
         "actions": actions,
         "mode": "single",
