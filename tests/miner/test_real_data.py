@@ -26,6 +26,17 @@ def test_thesillyhome_occupancy_hallway_pair() -> None:
     assert pair[0]["occurrences"] >= 65
     assert pair[0]["confidence"] >= 0.9
     assert pair[0]["delay_s"] <= 120
+    # The owner's automation (the data's README): no contexts in the export, but the light
+    # follows the sensor within a second every time, so it is not suggested back.
+    assert pair[0]["automated_reason"] == "reaction_time"
+    assert pair[0]["suggestion"] is None
+    # The sensor's 90 s hold timer, met by the light it switched on, is no habit of the light.
+    assert not [
+        p
+        for p in result.patterns
+        if [(s["entity_id"], s["state"]) for s in p["steps"]]
+        == [("light.hallway_lights", "on"), ("binary_sensor.0x00158d0001e4ad46_occupancy", "off")]
+    ]
 
 
 def test_ordonez_b_wake_up_routine() -> None:

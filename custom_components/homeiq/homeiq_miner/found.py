@@ -30,6 +30,7 @@ class Found:
     delay_s: float | None = None  # median, first to last step
     delays_s: list[float] | None = None  # median per step gap (sequences)
     delay_spread_s: float | None = None
+    delay_p90_s: float | None = None  # pairs: nine in ten reactions come within this
     lift: float | None = None
     baseline: float | None = None
     support: float | None = None

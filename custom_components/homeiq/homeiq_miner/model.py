@@ -29,6 +29,9 @@ class MinerConfig:
     pair_window_s: float = 300.0
     # P(B after A) / P(B after a random moment) must reach this.
     min_lift: float = 3.0
+    # A -> B is B's own cycle (a hold timer, a device's run time) when, on most occurrences,
+    # B's previous change came at most this many seconds before A: A only met B's start.
+    own_cycle_lead_s: float = 30.0
     # sequence A -> B -> C: whole chain within this many seconds.
     sequence_window_s: float = 900.0
     # time of day: half-width of the window around the habit's time.
@@ -38,6 +41,9 @@ class MinerConfig:
     max_peaks_per_key: int = 3
     # a pattern whose manual share is below this is an automation the user already has.
     min_manual_share: float = 0.5
+    # B follows a sensor A (nothing a person commands) within this many seconds on nine of
+    # ten occurrences: a machine's reaction, an automation the user has, even without contexts.
+    machine_reaction_max_s: float = 2.0
     # delays shorter than this are human reaction time, not part of the habit.
     suggest_delay_min_s: float = 60.0
     # keep only the last N days (relative to the newest event); None keeps all.

@@ -140,6 +140,7 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
     bounds = np.searchsorted(pp, np.arange(cand.size + 1))
 
     day = np.floor(table.local[use] / 86400).astype(np.int64)
+    ent_prev, _ = same_key_neighbours(table.key_entity[key_all].astype(np.int64))
     found: list[Found] = []
     for p in range(cand.size):
         lo, hi = bounds[p], bounds[p + 1]
@@ -149,10 +150,12 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
         days_seen = int(np.unique(day[j]).size)
         if days_seen < cfg.min_days:
             continue
+        if _own_cycle_share(table.ts, ent_prev, use[j], use[i], cfg.own_cycle_lead_s) > 0.5:
+            continue
         code = int(cand[p])
         ka, kb = code // s, code % s
         delays = ts[i] - ts[j]
-        q1, q3 = np.percentile(delays, [25, 75])
+        q1, q3, p90 = np.percentile(delays, [25, 75, 90])
         found.append(
             Found(
                 type=TRIGGER_ACTION,
@@ -164,6 +167,7 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
                 occurrence_ts=ts[j],
                 delay_s=float(np.median(delays)),
                 delay_spread_s=float(q3 - q1),
+                delay_p90_s=float(p90),
                 lift=float(cand_lift[code]),
                 baseline=float(coverage[kb]),
             )
@@ -174,6 +178,21 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
     kept = {(f.steps[0], f.steps[1]) for f in found}
     index.instances = {k: v for k, v in index.instances.items() if k in kept}
     return found, index
+
+
+def _own_cycle_share(
+    ts: npt.NDArray[np.float64], ent_prev: IntArray, a: IntArray, b: IntArray, lead: float
+) -> float:
+    """Share of occurrences where B's own previous change came just before A (within `lead`).
+
+    An occupancy sensor turns on, the light follows within a second, and the sensor's hold
+    timer turns it off 90 s after its own start: "off 90 s after the light" is true every
+    time, but it is the sensor's cycle, not a reaction to the light.
+    """
+    before = ent_prev[b]
+    t_before = ts[np.maximum(before, 0)]
+    own = (before >= 0) & (t_before <= ts[a]) & (ts[a] - t_before <= lead)
+    return float(own.mean())
 
 
 def _count_pairs(

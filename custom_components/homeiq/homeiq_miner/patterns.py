@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from .found import SEQUENCE, TIME_OF_DAY, TRIGGER_ACTION, Found
 from .model import MinerConfig
-from .suggest import chain_suggestion, time_suggestion
+from .suggest import action_for, chain_suggestion, time_suggestion
 from .table import EventTable
 
 _EXAMPLES = 5
@@ -44,6 +44,26 @@ def _duration(seconds: float) -> str:
     return f"{round(seconds / 60)} min"
 
 
+def automated_reason(found: Found, first_step: tuple[str, str], cfg: MinerConfig) -> str | None:
+    """Why the user already has this as an automation, or None.
+
+    "contexts": most final changes were caused by an automation or script (recorder contexts).
+    "reaction_time": without contexts (a CSV export, a device's own binding), a reaction to a
+    sensor that always comes within a second or two is a machine's: a person cannot see a
+    motion sensor switch and needs longer to reach a switch after a door opens.
+    """
+    if found.manual_share < cfg.min_manual_share:
+        return "contexts"
+    if (
+        found.type == TRIGGER_ACTION
+        and found.delay_p90_s is not None
+        and found.delay_p90_s <= cfg.machine_reaction_max_s
+        and action_for(*first_step) is None
+    ):
+        return "reaction_time"
+    return None
+
+
 def pattern_id(kind: str, steps: list[tuple[str, str]], extra: str = "") -> str:
     text = kind + "|" + "|".join(f"{e}={s}" for e, s in steps) + "|" + extra
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
@@ -64,7 +84,8 @@ def build_pattern(
     steps = [table.key_label(k) for k in found.steps]
     # Texts (description, alias) use friendly names; steps and the automation keep entity ids.
     said = [((names or {}).get(e, e), s) for e, s in steps]
-    automated = found.manual_share < cfg.min_manual_share
+    reason = automated_reason(found, steps[0], cfg)
+    automated = reason is not None
     occ = found.occurrence_ts
     pattern: dict[str, Any] = {
         "type": found.type,
@@ -76,6 +97,7 @@ def build_pattern(
         "days_seen": found.days_seen,
         "confidence": round(found.confidence, 3),
         "automated": automated,
+        "automated_reason": reason,
         "manual_share": round(found.manual_share, 3),
         "first_seen": _iso(float(occ.min()), zone),
         "last_seen": _iso(float(occ.max()), zone),
