@@ -423,3 +423,28 @@ def test_quick_press_after_a_switch_stays_manual() -> None:
     )
     assert pair["automated"] is False
     assert pair["suggestion"] is not None
+
+
+def test_cap_keeps_suggestions_before_insights() -> None:
+    # Sensors that follow each other every time (insights, nothing to command) outrank the
+    # door -> hall light habit; a tight cap must still keep the habit the user can act on.
+    rng = random.Random(9)
+    events = _door_light_home(chatty=False)
+    for day in range(21):
+        for _ in range(4):
+            t = _at(day, rng.uniform(7 * 60, 22 * 60))
+            for n, sensor in enumerate(("binary_sensor.a", "binary_sensor.b", "binary_sensor.c")):
+                events.append(Event(t + 40 * n, sensor, "on"))
+                events.append(Event(t + 40 * n + 5, sensor, "off"))
+    cfg = MinerConfig(max_patterns=3)
+    capped = mine(events, time_zone=TZ, config=cfg).patterns
+    everything = mine(events, time_zone=TZ).patterns
+    suggestible = [p for p in everything if p["suggestion"] is not None]
+    # The premise: without the rule, the cap would keep insights only.
+    best = max(p["confidence"] for p in suggestible)
+    assert sum(p["suggestion"] is None and p["confidence"] > best for p in everything) >= 3
+    assert len(capped) == 3
+    assert [p["id"] for p in capped if p["suggestion"] is not None] == [
+        p["id"] for p in suggestible[:3]
+    ]
+    assert capped == sorted(capped, key=lambda p: (-p["confidence"], -p["occurrences"], p["id"]))

@@ -40,8 +40,7 @@ def mine(
     found += pairs
     found += detect_sequences(table, index, cfg)
     patterns: list[dict[str, Any]] = [build_pattern(f, table, zone, cfg, names) for f in found]
-    patterns.sort(key=lambda p: (-p["confidence"], -p["occurrences"], p["id"]))
-    patterns = patterns[: cfg.max_patterns]
+    patterns = _capped(patterns, cfg.max_patterns)
     stats: dict[str, Any] = {
         "events_read": table.events_read,
         "events_used": int(table.ts.size),
@@ -54,3 +53,15 @@ def mine(
         "time_zone": time_zone,
     }
     return MiningResult(patterns=patterns, stats=stats)
+
+
+def _ranked(patterns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(patterns, key=lambda p: (-p["confidence"], -p["occurrences"], p["id"]))
+
+
+def _capped(patterns: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
+    """The `cap` best patterns, those with a suggestion first: in a big home, sensor -> sensor
+    insights and existing automations must not push what the user could act on out."""
+    suggestible = _ranked([p for p in patterns if p["suggestion"] is not None])[:cap]
+    others = _ranked([p for p in patterns if p["suggestion"] is None])
+    return _ranked(suggestible + others[: cap - len(suggestible)])
