@@ -181,6 +181,8 @@ def test_sequence_found_in_order() -> None:
         "light.turn_on",
     ]
     assert actions[1] == {"delay": {"seconds": 60}}
+    # 100 s (2 min) is the median from first to last step, not an upper bound.
+    assert ", about 2 min from first to last (28 times on 28 days)." in seqs[0]["description"]
 
 
 def test_ignores_numeric_unavailable_attribute_only_and_self_pairs() -> None:
@@ -394,6 +396,8 @@ def test_instant_reaction_to_a_sensor_is_an_existing_automation() -> None:
     assert instant["automated"] is True
     assert instant["automated_reason"] == "reaction_time"
     assert instant["suggestion"] is None
+    # Sub-second reads as such, not "about 0 s".
+    assert instant["description"].startswith("light.hall turns on right after binary_sensor")
     human = next(
         p
         for p in _by_type(mine(_door_light_home(), time_zone=TZ).patterns, "trigger_action")

@@ -64,6 +64,18 @@ def automated_reason(found: Found, first_step: tuple[str, str], cfg: MinerConfig
     return None
 
 
+def _after(seconds: float) -> str:
+    # "about 0 s after" reads as a glitch: under a second is "right after".
+    return "right after" if seconds < 1 else f"about {_duration(seconds)} after"
+
+
+def _first_to_last(seconds: float) -> str:
+    # The delay is the median, not a bound: say "about", never "within".
+    if seconds < 1:
+        return "all within a second"
+    return f"about {_duration(seconds)} from first to last"
+
+
 def pattern_id(kind: str, steps: list[tuple[str, str]], extra: str = "") -> str:
     text = kind + "|" + "|".join(f"{e}={s}" for e, s in steps) + "|" + extra
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
@@ -140,15 +152,15 @@ def build_pattern(
         if found.type == TRIGGER_ACTION:
             pattern["spread"] = {"delay_iqr_s": round(found.delay_spread_s or 0.0, 1)}
             pattern["description"] = (
-                f"{_became(*said[1])} about {_duration(found.delay_s)} after"
-                f" {_became(*said[0])} ({found.occurrences} times on {found.days_seen} days)."
+                f"{_became(*said[1])} {_after(found.delay_s)} {_became(*said[0])}"
+                f" ({found.occurrences} times on {found.days_seen} days)."
             )
             alias = f"{said[0][0]} {said[0][1]} -> {said[1][0]} {said[1][1]}"
         else:
             assert found.type == SEQUENCE
             pattern["description"] = (
-                f"{_became(*said[0])}, then {_became(*said[1])}, then {_became(*said[2])}"
-                f" within {_duration(found.delay_s)} ({found.occurrences} times on"
+                f"{_became(*said[0])}, then {_became(*said[1])}, then {_became(*said[2])},"
+                f" {_first_to_last(found.delay_s)} ({found.occurrences} times on"
                 f" {found.days_seen} days)."
             )
             alias = " -> ".join(f"{e} {s}" for e, s in said)
