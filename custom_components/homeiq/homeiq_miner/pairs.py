@@ -9,7 +9,7 @@ all pairs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,7 +174,7 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
         )
         # Sequence detection works on positions in the full table.
         index.instances[(ka, kb)] = (use[j], use[i])
-    found = _explain_away(_drop_weaker_direction(found), table)
+    found = _explain_away(_drop_weaker_direction(found), table, index.instances)
     kept = {(f.steps[0], f.steps[1]) for f in found}
     index.instances = {k: v for k, v in index.instances.items() if k in kept}
     return found, index
@@ -249,29 +249,61 @@ def _drop_weaker_direction(found: list[Found]) -> list[Found]:
     return kept
 
 
-def _explain_away(found: list[Found], table: EventTable) -> list[Found]:
+def _explain_away(
+    found: list[Found],
+    table: EventTable,
+    instances: dict[tuple[int, int], tuple[IntArray, IntArray]],
+) -> list[Found]:
     """Keep the nearest cause and the first effect.
 
     Garage door opens, closes, and the back door is locked a minute later: "locked after the
     door opened" is true too, but only because the door closed in between. Among pairs with
-    the same action that are triggered by states of one entity, keep the shortest delay; among
-    pairs with the same trigger whose actions are states of one entity, likewise.
+    the same action that are triggered by states of one entity, keep the nearest cause; among
+    pairs with the same trigger whose actions are states of one entity, the first effect.
+    Nearest and first are judged on the occurrences the pairs share: medians taken over
+    different occurrences can put a rarer, later effect first.
     """
     ent = table.key_entity
-    best_cause: dict[tuple[int, int], Found] = {}
-    best_effect: dict[tuple[int, int], Found] = {}
-    for f in found:
-        a, b = f.steps
-        delay = f.delay_s or 0.0
-        cause = best_cause.get((int(ent[a]), b))
-        if cause is None or delay < (cause.delay_s or 0.0):
-            best_cause[(int(ent[a]), b)] = f
-        effect = best_effect.get((a, int(ent[b])))
-        if effect is None or delay < (effect.delay_s or 0.0):
-            best_effect[(a, int(ent[b]))] = f
-    return [
-        f
-        for f in found
-        if best_cause[(int(ent[f.steps[0]]), f.steps[1])] is f
-        and best_effect[(f.steps[0], int(ent[f.steps[1]]))] is f
-    ]
+
+    def effect_times(f: Found) -> dict[int, float]:
+        # Effects of one trigger share its events: each mapped to when the effect came.
+        j, i = instances[(f.steps[0], f.steps[1])]
+        return dict(zip(j.tolist(), table.ts[i].tolist(), strict=True))
+
+    def cause_times(f: Found) -> dict[int, float]:
+        # Causes of one action share its events: each mapped to minus when the cause came,
+        # so that, as for effects, smaller is better (a later cause is the nearer one).
+        j, i = instances[(f.steps[0], f.steps[1])]
+        return dict(zip(i.tolist(), (-table.ts[j]).tolist(), strict=True))
+
+    def winners(
+        group_key: Callable[[Found], tuple[int, int]], times: Callable[[Found], dict[int, float]]
+    ) -> set[int]:
+        groups: dict[tuple[int, int], list[Found]] = {}
+        for f in found:
+            groups.setdefault(group_key(f), []).append(f)
+        return {id(_best(group, times)) for group in groups.values()}
+
+    causes = winners(lambda f: (int(ent[f.steps[0]]), f.steps[1]), cause_times)
+    effects = winners(lambda f: (f.steps[0], int(ent[f.steps[1]])), effect_times)
+    return [f for f in found if id(f) in causes and id(f) in effects]
+
+
+def _best(group: list[Found], times: Callable[[Found], dict[int, float]]) -> Found:
+    """The member with the most pairwise wins: a member wins against another when it comes
+    first on most of the occurrences both share; a tie, or nothing shared, goes to the
+    shorter median delay."""
+    if len(group) == 1:
+        return group[0]
+    maps = [times(f) for f in group]
+    delays = [f.delay_s or 0.0 for f in group]
+    wins = [0] * len(group)
+    for x in range(len(group)):
+        for y in range(x + 1, len(group)):
+            shared = maps[x].keys() & maps[y].keys()
+            lead = sum(np.sign(maps[y][k] - maps[x][k]) for k in shared)  # > 0: x first
+            if lead == 0:
+                lead = np.sign(delays[y] - delays[x])
+            if lead:
+                wins[x if lead > 0 else y] += 1
+    return group[max(range(len(group)), key=lambda n: (wins[n], -delays[n]))]
