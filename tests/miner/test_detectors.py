@@ -47,6 +47,26 @@ def test_time_habit_across_midnight_is_one_cluster() -> None:
     assert habits[0]["suggestion"]["actions"][0]["action"] == "light.turn_off"
 
 
+def test_skewed_time_habit_reports_its_median() -> None:
+    # Two nights in three the light goes off at 07:00; the rest early, 06:20-06:35. The mean
+    # (06:49) is a time it rarely happens; the median (07:00) is the habit's time.
+    rng = random.Random(11)
+    events = []
+    for day in range(21):
+        early = day % 3 == 0
+        minute = 6 * 60 + 20 + rng.uniform(0, 15) if early else 7 * 60 + rng.uniform(-2, 2)
+        events.append(Event(_at(day, minute), "light.bedroom", "off"))
+        events.append(Event(_at(day, 20 * 60 + rng.uniform(0, 120)), "light.bedroom", "on"))
+    habit = next(
+        p
+        for p in _by_type(mine(events, time_zone=TZ).patterns, "time_of_day")
+        if _steps(p) == [("light.bedroom", "off")]
+    )
+    assert habit["days_seen"] == 21  # every morning is inside the window
+    assert "06:58" <= habit["time"] <= "07:02"
+    assert habit["suggestion"]["triggers"] == [{"trigger": "time", "at": habit["time"] + ":00"}]
+
+
 def test_weekday_and_weekend_split() -> None:
     rng = random.Random(2)
     events = []
@@ -383,6 +403,26 @@ def test_sensor_hold_time_is_not_a_reaction_to_what_met_its_start() -> None:
     # The check can fail: without the rule the artefact is there.
     unfiltered = mine(_hold_timer_home(), time_zone=TZ, config=MinerConfig(own_cycle_lead_s=-1))
     assert light_then_off in [_steps(p) for p in unfiltered.patterns]
+
+
+def test_sensor_cycle_started_on_either_side_of_the_trigger_is_no_reaction() -> None:
+    # The study light goes off as its user walks into the hall: the hall sensor (90 s hold)
+    # started 10 s before the switch on two evenings in five, 1 s after it on two, a minute
+    # before on one. Its "off" follows the switch every time, and each time by its own timer.
+    rng = random.Random(12)
+    events = []
+    for day in range(21):
+        for n in range(5):
+            t = _at(day, 8 * 60 + 150 * n + rng.uniform(0, 60))
+            sensor_on = t + (-10, -10, 1, 1, -60)[(day + n) % 5] + rng.uniform(-1, 1)
+            events.append(Event(t - 1800, "switch.study", "on"))
+            events.append(Event(t, "switch.study", "off"))
+            events.append(Event(sensor_on, "binary_sensor.hall_occupancy", "on"))
+            events.append(Event(sensor_on + 90, "binary_sensor.hall_occupancy", "off"))
+    artefact = [("switch.study", "off"), ("binary_sensor.hall_occupancy", "off")]
+    found = [_steps(p) for p in mine(events, time_zone=TZ).patterns]
+    assert artefact not in found
+    # Counting only the starts before the switch (two evenings in five) kept it.
 
 
 def test_instant_reaction_to_a_sensor_is_an_existing_automation() -> None:

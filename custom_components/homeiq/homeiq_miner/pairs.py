@@ -183,15 +183,19 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
 def _own_cycle_share(
     ts: npt.NDArray[np.float64], ent_prev: IntArray, a: IntArray, b: IntArray, lead: float
 ) -> float:
-    """Share of occurrences where B's own previous change came just before A (within `lead`).
+    """Share of occurrences where B's own previous change came just before A (within `lead`)
+    or after A.
 
     An occupancy sensor turns on, the light follows within a second, and the sensor's hold
     timer turns it off 90 s after its own start: "off 90 s after the light" is true every
-    time, but it is the sensor's cycle, not a reaction to the light.
+    time, but it is the sensor's cycle, not a reaction to the light. When the sensor starts
+    just after A instead (a light switched off, then the hall sensor sees the person leave),
+    its end is that cycle's too; counting only one side let a mix of both through.
     """
     before = ent_prev[b]
     t_before = ts[np.maximum(before, 0)]
-    own = (before >= 0) & (t_before <= ts[a]) & (ts[a] - t_before <= lead)
+    # t_before < ts[b] always: a previous change after A lies between A and B.
+    own = (before >= 0) & (ts[a] - t_before <= lead)
     return float(own.mean())
 
 
