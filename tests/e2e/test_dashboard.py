@@ -19,7 +19,7 @@ import time
 from typing import Any
 import urllib.request
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,6 +120,15 @@ def _login(page: Page, info: dict[str, Any]) -> None:
     page.wait_for_url("**/lovelace/**", timeout=60_000)
 
 
+def _open_dashboard(page: Page, info: dict[str, Any]) -> Locator:
+    """Log in, open the HomeIQ dashboard, wait for the card's suggestions; return them."""
+    _login(page, info)
+    page.goto(info["base"] + "/homeiq-demo/suggestions")
+    items = page.locator("homeiq-suggestions-card .item")
+    expect(items.first).to_be_visible(timeout=60_000)
+    return items
+
+
 def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any]) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     # The managed sidecar runs (the teardown checks that Ctrl-C stops it).
@@ -134,10 +143,7 @@ def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any]) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
         try:
-            _login(page, demo)
-            page.goto(demo["base"] + "/homeiq-demo/suggestions")
-            items = page.locator("homeiq-suggestions-card .item")
-            expect(items.first).to_be_visible(timeout=60_000)
+            items = _open_dashboard(page, demo)
             # The card names the models of the last analysis, fallbacks included (no model
             # here claims to have run when it did not).
             models = page.locator("homeiq-suggestions-card .models")
@@ -207,10 +213,7 @@ def test_dashboard_follows_decisions_errors_and_roles(demo: dict[str, Any]) -> N
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         admin = browser.new_page(viewport={"width": 1280, "height": 1100})
         try:
-            _login(admin, demo)
-            admin.goto(demo["base"] + "/homeiq-demo/suggestions")
-            items = admin.locator("homeiq-suggestions-card .item")
-            expect(items.first).to_be_visible(timeout=60_000)
+            items = _open_dashboard(admin, demo)
 
             # A failed action (here: a suggestion that does not exist) keeps its message after
             # the list reloads, instead of flashing it away.
@@ -240,10 +243,7 @@ def test_dashboard_follows_decisions_errors_and_roles(demo: dict[str, Any]) -> N
                 },
             )
             guest = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-            _login(guest, {**demo, "username": "guest", "password": "guest-password-1"})
-            guest.goto(demo["base"] + "/homeiq-demo/suggestions")
-            guest_items = guest.locator("homeiq-suggestions-card .item")
-            expect(guest_items.first).to_be_visible(timeout=60_000)
+            _open_dashboard(guest, {**demo, "username": "guest", "password": "guest-password-1"})
             expect(guest.locator("homeiq-suggestions-card .note")).to_contain_text(
                 "Only administrators"
             )
