@@ -18,12 +18,6 @@ from custom_components.homeiq.const import DOMAIN
 pytestmark = pytest.mark.usefixtures("recorder_mock", "custom_integrations")
 
 
-def needs_frontend() -> None:
-    # The frontend's files come with the demo's requirements, installed in the HA 2025 venv
-    # only; `add_extra_js_url` and static paths are the same API in 2026.
-    pytest.importorskip("hass_frontend", reason="home-assistant-frontend not installed")
-
-
 def card_urls(hass: HomeAssistant) -> list[str]:
     return [url for url in hass.data[DATA_EXTRA_MODULE_URL].urls if url.startswith(card.CARD_URL)]
 
@@ -31,7 +25,6 @@ def card_urls(hass: HomeAssistant) -> list[str]:
 async def test_card_served_with_its_hash(
     hass: HomeAssistant, hass_client: ClientSessionGenerator
 ) -> None:
-    needs_frontend()
     assert await async_setup_component(hass, "frontend", {})
     assert await async_setup_component(hass, DOMAIN, {})
     content = card.CARD_FILE.read_bytes()
@@ -48,7 +41,6 @@ async def test_card_served_with_its_hash(
 async def test_card_url_follows_the_file(
     hass: HomeAssistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    needs_frontend()
     changed = tmp_path / "card.js"
     changed.write_bytes(card.CARD_FILE.read_bytes() + b"\n// changed\n")
     monkeypatch.setattr(card, "CARD_FILE", changed)
