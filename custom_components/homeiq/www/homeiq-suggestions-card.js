@@ -105,6 +105,7 @@ class HomeIQSuggestionsCard extends HTMLElement {
     this._busy = this._busy ?? new Set();
     this._loads = this._loads ?? 0;
     this._stamp = undefined; // reload with the new options on the next hass update
+    this._entitiesSeen = undefined; // and watch the `entity` these options name
     if (this._hass) this.hass = this._hass;
   }
 
