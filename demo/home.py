@@ -5,7 +5,7 @@ resolve in the UI and an accepted suggestion can really switch them; sensors are
 sensors; the weather is a template weather backed by an input_select; a phone is a device
 tracker from known_devices.yaml (its state is set with `device_tracker.see`). History is written
 straight into the recorder's SQLite database with the original spacing, shifted so that the last
-event is a minute ago.
+event is a minute before Home Assistant started (so the start-up's own writes come after it).
 """
 
 from __future__ import annotations

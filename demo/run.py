@@ -4,8 +4,8 @@
 
 First start: writes the config folder, starts `hass`, finishes onboarding (user `demo`, its
 password printed), writes a long-lived token to `<config>/token`, replays the recorded home into
-the recorder (shifted to end a minute ago), sets up HomeIQ (managed sidecar), creates the
-dashboard and runs one analysis. Later starts reuse all of it and run a fresh analysis.
+the recorder (shifted to end a minute before HA started), sets up HomeIQ (managed sidecar),
+creates the dashboard and runs one analysis. Later starts reuse all of it and run a fresh analysis.
 
 Replayed history ages: when it ends more than a day ago (`<config>/.demo-replayed` records
 when), the next start deletes the recorder database before HA starts, and replays the home
@@ -399,9 +399,14 @@ def print_summary(base: str, password: str, config: Path, response: dict[str, An
 
 
 async def set_up(
-    args: argparse.Namespace, config: Path, base: str, proc: asyncio.subprocess.Process
+    args: argparse.Namespace,
+    config: Path,
+    base: str,
+    proc: asyncio.subprocess.Process,
+    launched: float,
 ) -> None:
-    """Everything between `hass` starting and the demo being ready; Ctrl-C cancels it."""
+    """Everything between `hass` starting (at `launched`) and the demo being ready; Ctrl-C
+    cancels it."""
     async with aiohttp.ClientSession() as session:
         await wait_ready(session, base, proc)
         token, password = await ensure_login(session, base, config)
@@ -410,7 +415,9 @@ async def set_up(
         await wait_for_entities(session, base, token, {e.entity_id for e in entities})
         if not marker.exists():
             # One synchronous transaction: a Ctrl-C waits for it, so rows and marker agree.
-            end = time.time() - 60
+            # The history ends before anything HA itself recorded: the same rows, in the same
+            # order, on every first start.
+            end = launched - 60
             rows = replay(args.log, config / RECORDER_DB, entities, end=end)
             marker.write_text(json.dumps({"rows": rows, "log": str(args.log), "end": end}))
         entry_id = await ensure_homeiq(session, base, token)
@@ -453,9 +460,10 @@ async def main_async(args: argparse.Namespace) -> int:
     reset_stale_history(config)
     prepare_config(config, args.log, args.port)
     base = f"http://127.0.0.1:{args.port}"
+    launched = time.time()
     proc = await start_hass(config)
     try:
-        setup = asyncio.create_task(set_up(args, config, base, proc))
+        setup = asyncio.create_task(set_up(args, config, base, proc, launched))
         stop = asyncio.Event()
 
         def interrupt() -> None:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 import json
 from typing import IO, Any
 
-from homeassistant.components.recorder.db_schema import Events, EventTypes, States, StatesMeta
+from homeassistant.components.recorder.db_schema import (
+    Events,
+    EventTypes,
+    RecorderRuns,
+    States,
+    StatesMeta,
+)
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.recorder import session_scope
@@ -27,13 +35,16 @@ from .const import (
 # Rows fetched and encoded per round trip: bounds memory (~ a few MB per chunk).
 CHUNK_ROWS = 1_000
 AUTOMATION_EVENTS = ("automation_triggered", "script_started")
-# Not habits: the device dropped off or HA just started.
-SKIPPED_STATES = ("unavailable", "unknown")
 
 
 def _ulid_json(context_bin: bytes | None) -> str:
     ulid = bytes_to_ulid_or_none(context_bin)
     return "null" if ulid is None else f'"{ulid}"'
+
+
+def _utc_ts(when: datetime) -> float:
+    """recorder_runs keeps naive UTC datetimes in SQLite (aware ones elsewhere)."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def _dumps(value: Any) -> str:
@@ -68,6 +79,7 @@ class HistoryStats:
     events: int
     entities: int
     automation_contexts: int
+    restarts: int
 
 
 def _area_entities(hass: HomeAssistant, area_ids: Iterable[str]) -> set[str]:
@@ -157,7 +169,9 @@ def write_analyze_body(
                         States.last_changed_ts.is_(None),
                         States.last_changed_ts == States.last_updated_ts,
                     ),
-                    States.state.not_in(SKIPPED_STATES),
+                    # unavailable/unknown rows go along: the miner takes the row after one
+                    # for a restore, not a change (as it does reading a recorder DB itself).
+                    States.state.is_not(None),
                 )
                 .order_by(States.last_updated_ts)
                 .execution_options(yield_per=CHUNK_ROWS)
@@ -195,8 +209,29 @@ def write_analyze_body(
             )
             if (ulid := bytes_to_ulid_or_none(ctx)) is not None
         ]
+        # A start writes every entity's state at once; the miner must not take that for a
+        # habit. The recorder's run starts (early in boot) and HA's "started" bound it.
+        recorder_starts = [
+            ts
+            for (start,) in session.execute(select(RecorderRuns.start))
+            if start is not None and start_ts <= (ts := _utc_ts(start)) < end_ts
+        ]
+        started = [
+            ts
+            for (ts,) in session.execute(
+                select(Events.time_fired_ts)
+                .join(EventTypes, Events.event_type_id == EventTypes.event_type_id)
+                .where(
+                    EventTypes.event_type == EVENT_HOMEASSISTANT_STARTED,
+                    Events.time_fired_ts >= start_ts,
+                    Events.time_fired_ts < end_ts,
+                )
+            )
+        ]
     out.write(b'],"automation_context_ids":')
     out.write(_dumps(automation_ids).encode())
+    out.write(b',"restarts":')
+    out.write(_dumps({"recorder_starts": recorder_starts, "started": started}).encode())
     # Friendly names for the texts of the patterns (StateMachine.get is safe from a thread).
     names = {
         entity_id: state.name
@@ -211,5 +246,8 @@ def write_analyze_body(
     out.write(b"}")
     out.flush()
     return HistoryStats(
-        events=events, entities=len(entity_of), automation_contexts=len(automation_ids)
+        events=events,
+        entities=len(entity_of),
+        automation_contexts=len(automation_ids),
+        restarts=len(recorder_starts),
     )

@@ -6,6 +6,7 @@ import io
 import json
 import time
 
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import (
     area_registry as ar,
@@ -26,7 +27,11 @@ from custom_components.homeiq.const import (
     CONF_INCLUDE_AREAS,
     CONF_INCLUDE_ENTITIES,
 )
-from custom_components.homeiq.history import async_build_selection, write_analyze_body
+from custom_components.homeiq.history import (
+    HistoryStats,
+    async_build_selection,
+    write_analyze_body,
+)
 
 pytestmark = pytest.mark.usefixtures("recorder_mock")
 
@@ -110,12 +115,44 @@ async def test_body_rows_contexts_and_automations(hass: HomeAssistant) -> None:
     assert [(r[1], r[2]) for r in rows] == [
         ("light.kitchen", "off"),
         ("light.kitchen", "on"),
+        ("light.kitchen", "unavailable"),  # the miner's gap marker
         ("switch.pump", "on"),
     ]
     assert rows[1][3] == user_context.id
     assert rows[1][5] == user_context.user_id
-    assert rows[2][4] == automation_context.id
+    assert rows[3][4] == automation_context.id
     assert body["automation_context_ids"] == [automation_context.id]
     assert body["time_zone"] == "Europe/Amsterdam"
-    assert stats.events == 3
+    assert stats.events == 4
     assert stats.automation_contexts == 1
+
+
+async def test_body_carries_the_starts_of_home_assistant(hass: HomeAssistant) -> None:
+    """The recorder's run start and `homeassistant_started` go along, inside the window only."""
+    run_start = get_instance(hass).recorder_runs_manager.recording_start.timestamp()
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    hass.states.async_set("light.kitchen", "on")
+    await async_wait_recording_done(hass)
+
+    async def body(start_ts: float) -> tuple[dict, HistoryStats]:
+        out = io.BytesIO()
+        stats = await get_instance(hass).async_add_executor_job(
+            lambda: write_analyze_body(
+                hass,
+                async_build_selection(hass, {}),
+                start_ts=start_ts,
+                end_ts=time.time() + 1,
+                extra={},
+                out=out,
+            )
+        )
+        return json.loads(out.getvalue()), stats
+
+    whole, stats = await body(run_start - 60)
+    assert whole["restarts"]["recorder_starts"] == [pytest.approx(run_start, abs=1e-3)]
+    assert len(whole["restarts"]["started"]) == 1
+    assert run_start <= whole["restarts"]["started"][0] <= time.time()
+    assert stats.restarts == 1
+    later, stats = await body(run_start + 0.001)
+    assert later["restarts"]["recorder_starts"] == []
+    assert stats.restarts == 0

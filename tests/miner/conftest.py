@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 import sqlite3
 
@@ -29,6 +30,10 @@ CREATE TABLE events (
   context_user_id_bin BLOB, context_parent_id_bin BLOB,
   event_type_id INTEGER REFERENCES event_types(event_type_id)
 );
+CREATE TABLE recorder_runs (
+  run_id INTEGER PRIMARY KEY, start DATETIME NOT NULL, "end" DATETIME,
+  closed_incorrect BOOLEAN NOT NULL, created DATETIME NOT NULL
+);
 """
 
 Row = tuple[float, str, str, str | None, str | None, bool]
@@ -39,9 +44,13 @@ def _bin(value: str | None) -> bytes | None:
 
 
 def write_recorder_db(
-    path: Path, rows: Sequence[Row], automation_runs: Sequence[tuple[float, str]] = ()
+    path: Path,
+    rows: Sequence[Row],
+    automation_runs: Sequence[tuple[float, str]] = (),
+    starts: Sequence[tuple[float, float | None]] = (),
 ) -> Path:
-    """rows: (ts, entity_id, state, context_id, parent_id, attribute_only)."""
+    """rows: (ts, entity_id, state, context_id, parent_id, attribute_only); starts: (recorder
+    run start, `homeassistant_started` or None) per Home Assistant start."""
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.executescript(SCHEMA)
@@ -69,11 +78,23 @@ def write_recorder_db(
         )
     conn.execute("INSERT INTO event_types VALUES (1, 'automation_triggered')")
     conn.execute("INSERT INTO event_types VALUES (2, 'call_service')")
+    conn.execute("INSERT INTO event_types VALUES (3, 'homeassistant_started')")
     for ts, ctx in automation_runs:
         conn.execute(
             "INSERT INTO events (time_fired_ts, context_id_bin, event_type_id) VALUES (?, ?, 1)",
             (ts, _bin(ctx)),
         )
+    for run_start, started in starts:
+        # As SQLite holds HA's DATETIME columns: naive UTC text.
+        text = datetime.fromtimestamp(run_start, UTC).replace(tzinfo=None).isoformat(" ")
+        conn.execute(
+            "INSERT INTO recorder_runs (start, closed_incorrect, created) VALUES (?, 0, ?)",
+            (text, text),
+        )
+        if started is not None:
+            conn.execute(
+                "INSERT INTO events (time_fired_ts, event_type_id) VALUES (?, 3)", (started,)
+            )
     conn.commit()
     conn.close()
     return path

@@ -165,6 +165,12 @@ async def test_chunked_body_over_limit(client: TestClient[Any, Any]) -> None:
             "invalid_request",
             "max_patterns",
         ),
+        (
+            "/v1/analyze",
+            b'{"events": [], "restarts": {"started": [NaN]}}',
+            "invalid_request",
+            "restarts",
+        ),
     ],
 )
 async def test_bad_requests(
@@ -285,6 +291,28 @@ async def test_analyze_uses_friendly_names(client: TestClient[Any, Any]) -> None
         "/v1/analyze", json={"events": rows, "names": {"light.kitchen": 3}}, headers=AUTH
     )
     assert resp.status == 400
+
+
+async def test_analyze_leaves_start_ups_out(client: TestClient[Any, Any]) -> None:
+    """Rows written while Home Assistant starts are no changes: a start-up at every morning's
+    kitchen light takes that habit away, and only it."""
+    rows = planted_home()
+    mornings = [r[0] for r in rows if r[1] == "light.kitchen" and r[2] == "on"]
+    restarts = {"recorder_starts": [t - 2 for t in mornings], "started": [t - 1 for t in mornings]}
+    found = {}
+    for extra in ({}, {"restarts": restarts}):
+        resp = await client.post(
+            "/v1/analyze", json={"events": rows, "time_zone": TIME_ZONE, **extra}, headers=AUTH
+        )
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+        found[bool(extra)] = {
+            tuple((s["entity_id"], s["state"]) for s in p["steps"]) for p in body["patterns"]
+        }
+    assert body["summary"]["miner"]["startup_rows"] >= len(mornings)
+    assert (("light.kitchen", "on"),) in found[False]
+    assert (("light.kitchen", "on"),) not in found[True]
+    assert (("lock.front_door", "locked"),) in found[True]
 
 
 async def test_analyze_empty_home(client: TestClient[Any, Any]) -> None:

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from .errors import InputError
 from .miner import mine
-from .model import Event, MinerConfig, MiningResult
+from .model import Event, MinerConfig, MiningResult, Restarts
 
-__all__ = ["Event", "InputError", "MinerConfig", "MiningResult", "mine"]
+__all__ = ["Event", "InputError", "MinerConfig", "MiningResult", "Restarts", "mine"]

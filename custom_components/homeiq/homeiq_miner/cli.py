@@ -13,7 +13,13 @@ from typing import Any
 from .errors import InputError
 from .miner import mine
 from .model import Event, MinerConfig
-from .readers import load_zone, read_automation_context_ids, read_csv, read_recorder_db
+from .readers import (
+    load_zone,
+    read_automation_context_ids,
+    read_csv,
+    read_recorder_db,
+    read_restarts,
+)
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -71,14 +77,22 @@ def run(argv: Sequence[str] | None = None) -> int:
         _check_args(args)
         events: Iterator[Event]
         auto: set[str] = set()
+        restarts = None
         config = MinerConfig()
         if _is_sqlite(args.source):
             auto = read_automation_context_ids(args.source, days=args.days)
+            restarts = read_restarts(args.source, days=args.days)
             events = read_recorder_db(args.source, days=args.days)
         else:
             events = read_csv(args.source, time_zone=args.time_zone)
             config = MinerConfig(lookback_days=args.days)
-        result = mine(events, time_zone=args.time_zone, config=config, automation_context_ids=auto)
+        result = mine(
+            events,
+            time_zone=args.time_zone,
+            config=config,
+            automation_context_ids=auto,
+            restarts=restarts,
+        )
         if args.json is not None:
             try:
                 args.json.write_text(

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from .found import Found
-from .model import Event, MinerConfig, MiningResult
+from .model import Event, MinerConfig, MiningResult, Restarts
 from .pairs import detect_pairs
 from .patterns import build_pattern
 from .readers import load_zone
@@ -23,16 +23,22 @@ def mine(
     config: MinerConfig | None = None,
     automation_context_ids: Collection[str] = (),
     names: Mapping[str, str] | None = None,
+    restarts: Restarts | None = None,
 ) -> MiningResult:
     """Detect time-of-day, trigger -> action and sequence habits in a stream of state changes.
 
-    `names` maps entity ids to friendly names for the patterns' texts (ids stay the same).
+    `names` maps entity ids to friendly names for the patterns' texts (ids stay the same);
+    `restarts` says when Home Assistant started, whose writes are no changes of their own.
     """
     cfg = config or MinerConfig()
     zone = load_zone(time_zone)
     started = time.perf_counter()
     table = build_table(
-        events, zone=zone, config=cfg, automation_context_ids=automation_context_ids
+        events,
+        zone=zone,
+        config=cfg,
+        automation_context_ids=automation_context_ids,
+        restarts=restarts,
     )
     read_s = time.perf_counter() - started
     found: list[Found] = detect_time_of_day(table, cfg)
@@ -44,6 +50,7 @@ def mine(
     stats: dict[str, Any] = {
         "events_read": table.events_read,
         "events_used": int(table.ts.size),
+        "startup_rows": table.startup_rows,
         "entities": len(table.entities),
         "patterns": len(patterns),
         "automated_patterns": sum(1 for p in patterns if p["automated"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -15,6 +16,15 @@ class Event(NamedTuple):
     context_id: str | None = None
     context_parent_id: str | None = None
     context_user_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Restarts:
+    """When Home Assistant started, from the recorder: each run's start (the recorder starts
+    early in boot) and each `homeassistant_started` event (unix times, any order)."""
+
+    recorder_starts: Sequence[float] = ()
+    started: Sequence[float] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +56,10 @@ class MinerConfig:
     machine_reaction_max_s: float = 2.0
     # delays shorter than this are human reaction time, not part of the habit.
     suggest_delay_min_s: float = 60.0
+    # A start-up writes every entity's state at once (templates even flip off -> on): rows
+    # from a recorder run's start until this long after `homeassistant_started` are no
+    # changes of their own, only the state the next change starts from.
+    startup_grace_s: float = 30.0
     # keep only the last N days (relative to the newest event); None keeps all.
     lookback_days: float | None = None
     ignore_states: frozenset[str] = frozenset({"unavailable", "unknown", "", "none"})

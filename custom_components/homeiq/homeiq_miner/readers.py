@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 import csv
-from datetime import datetime
+from datetime import UTC, datetime
 import math
 from pathlib import Path
 import sqlite3
@@ -12,7 +12,7 @@ import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import MAX_TS, MIN_TS, InputError, time_range_error
-from .model import Event
+from .model import Event, Restarts
 from .ulid import bytes_to_ulid
 
 _FETCH = 10_000
@@ -180,5 +180,42 @@ def read_automation_context_ids(
         return found
     except sqlite3.Error as err:
         raise InputError(f"{path}: cannot read automation runs: {err}.") from err
+    finally:
+        conn.close()
+
+
+_RUN_STARTS_SQL = "SELECT start FROM recorder_runs"
+_STARTED_SQL = """
+SELECT e.time_fired_ts
+FROM events AS e JOIN event_types AS t ON e.event_type_id = t.event_type_id
+WHERE t.event_type = 'homeassistant_started' AND e.time_fired_ts >= ?
+"""
+
+
+def _run_start(value: object) -> float | None:
+    """recorder_runs.start as SQLite holds it: naive UTC text ("2026-11-27 00:32:31.799077")."""
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def read_restarts(
+    path: str | Path, *, days: float | None = None, now: float | None = None
+) -> Restarts:
+    """When Home Assistant started in the window: recorder runs and `homeassistant_started`."""
+    since = 0.0 if days is None else (now if now is not None else time.time()) - days * 86400
+    conn = _connect(path)
+    try:
+        starts = [
+            ts
+            for (raw,) in conn.execute(_RUN_STARTS_SQL)
+            if (ts := _run_start(raw)) is not None and ts >= since
+        ]
+        started = [float(ts) for (ts,) in conn.execute(_STARTED_SQL, (since,))]
+        return Restarts(recorder_starts=starts, started=started)
+    except sqlite3.Error as err:
+        raise InputError(f"{path}: cannot read Home Assistant's starts: {err}.") from err
     finally:
         conn.close()

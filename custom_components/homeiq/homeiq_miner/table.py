@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import MAX_TS, MIN_TS, time_range_error
-from .model import Event, MinerConfig
+from .model import Event, MinerConfig, Restarts
 
 _CHUNK = 65_536
 _GRID_S = 900  # UTC offsets change on quarter hours in every zone HA knows
@@ -48,6 +49,7 @@ class EventTable:
     entities: list[str]
     key_state: list[str]
     events_read: int
+    startup_rows: int = 0  # rows written by a Home Assistant start-up (not changes)
 
     @property
     def n_keys(self) -> int:
@@ -78,12 +80,43 @@ def local_seconds(ts: npt.NDArray[np.float64], zone: ZoneInfo) -> npt.NDArray[np
     return ts + offsets[idx]
 
 
+def startup_windows(restarts: Restarts, grace_s: float) -> list[tuple[float, float]]:
+    """[from, to] spans of start-up writes: each recorder run's start to `grace_s` after the
+    first `homeassistant_started` before the next run (after the run start if HA never
+    finished starting), merged and sorted."""
+    starts = sorted(restarts.recorder_starts)
+    started = np.sort(np.asarray(restarts.started, dtype=np.float64))
+    windows: list[tuple[float, float]] = []
+    for i, begin in enumerate(starts):
+        nxt = starts[i + 1] if i + 1 < len(starts) else math.inf
+        j = int(np.searchsorted(started, begin, side="left"))
+        done = float(started[j]) if j < started.size and started[j] < nxt else begin
+        end = done + grace_s
+        if windows and begin <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((begin, end))
+    return windows
+
+
+def _inside(
+    ts: npt.NDArray[np.float64], windows: Sequence[tuple[float, float]]
+) -> npt.NDArray[np.bool_]:
+    if not windows:
+        return np.zeros(ts.size, dtype=np.bool_)
+    begins = np.fromiter((w[0] for w in windows), dtype=np.float64, count=len(windows))
+    ends = np.fromiter((w[1] for w in windows), dtype=np.float64, count=len(windows))
+    idx = np.searchsorted(begins, ts, side="right") - 1
+    return (idx >= 0) & (ts <= ends[np.maximum(idx, 0)])
+
+
 def build_table(
     events: Iterable[Event],
     *,
     zone: ZoneInfo,
     config: MinerConfig,
     automation_context_ids: Collection[str] = (),
+    restarts: Restarts | None = None,
 ) -> EventTable:
     """Intern, sort, and keep only real state changes of non-numeric, known states."""
     interner = _Interner()
@@ -144,13 +177,17 @@ def build_table(
     manual = np.concatenate(manual_parts) if manual_parts else np.empty(0, np.bool_)
     del ts_parts, key_parts, manual_parts
 
+    windows = startup_windows(restarts, config.startup_grace_s) if restarts else []
+    startup = _inside(ts, windows)
     if ts.size:
         # A change is a row whose state differs from the entity's previous row; a row after
-        # unavailable/unknown is a restore, not a human action.
+        # unavailable/unknown is a restore, not a human action; a start-up's rows only set the
+        # state the next change is measured from (so a change made while HA was down is not
+        # lost, and the start's simultaneous writes are no habit).
         ent = key_entity[key]
         order = np.lexsort((ts, ent))
         s_key, s_ent = key[order], ent[order]
-        keep = key_ok[s_key].copy()
+        keep = key_ok[s_key] & ~startup[order]
         same_ent = s_ent[1:] == s_ent[:-1]
         prev_key = s_key[:-1]
         repeat = same_ent & (prev_key == s_key[1:])
@@ -172,4 +209,5 @@ def build_table(
         entities=list(entity_codes),
         key_state=key_state,
         events_read=read,
+        startup_rows=int(startup.sum()),
     )

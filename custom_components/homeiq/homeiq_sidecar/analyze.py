@@ -41,21 +41,18 @@ def _jsonable(value: Any) -> Any:
 
 
 def _mine(
-    rows: list[Any],
-    time_zone: str,
-    automation_context_ids: list[str],
-    names: dict[str, str],
-    config: homeiq_miner.MinerConfig,
+    request: dict[str, Any], config: homeiq_miner.MinerConfig
 ) -> tuple[int, homeiq_miner.MiningResult]:
-    events = events_from_rows(rows)
+    events = events_from_rows(request["events"])
     # The parsed JSON rows can take gigabytes for a large home; the events replace them.
-    rows.clear()
+    request["events"].clear()
     return len(events), homeiq_miner.mine(
         events,
-        time_zone=time_zone,
+        time_zone=request["time_zone"],
         config=config,
-        automation_context_ids=automation_context_ids,
-        names=names,
+        automation_context_ids=request["automation_context_ids"],
+        names=request["names"],
+        restarts=homeiq_miner.Restarts(**request["restarts"]),
     )
 
 
@@ -68,14 +65,7 @@ async def run_analysis(data: Any, *, backend: ModelBackend, cache: TextCache) ->
     config = dataclasses.replace(homeiq_miner.MinerConfig(), **miner_options)
     try:
         # Conversion and mining are CPU-bound Python: a worker thread keeps /health answering.
-        n_events, mined = await asyncio.to_thread(
-            _mine,
-            request["events"],
-            request["time_zone"],
-            request["automation_context_ids"],
-            request["names"],
-            config,
-        )
+        n_events, mined = await asyncio.to_thread(_mine, request, config)
     except (EventRowError, homeiq_miner.InputError) as err:
         raise ApiError(400, "invalid_request", str(err)) from err
     mined_at = time.monotonic()

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import voluptuous as vol
 
 from homeiq_miner import Event
+from homeiq_miner.errors import MAX_TS, MIN_TS
 
 from .errors import ApiError
 
@@ -101,6 +102,20 @@ ANALYZE_OPTIONS_SCHEMA = vol.Schema(
     }
 )
 
+# Unix times of Home Assistant's starts (a restart a day for a year stays far below this).
+MAX_RESTARTS = 10_000
+
+
+def _unix_time(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise vol.Invalid("expected unix seconds (a finite number)")
+    if not MIN_TS <= value < MAX_TS:
+        raise vol.Invalid("expected unix seconds between 1970 and 2100")
+    return float(value)
+
+
+_TIMES = vol.All([_unix_time], vol.Length(max=MAX_RESTARTS))
+
 # Rows are checked by `events_from_rows`: voluptuous per row is too slow for millions of rows.
 ANALYZE_SCHEMA = vol.Schema(
     {
@@ -114,6 +129,11 @@ ANALYZE_SCHEMA = vol.Schema(
             vol.All(str, vol.Length(max=255), _unicode): vol.All(str, vol.Length(max=255), _unicode)
         },
         vol.Optional("options", default=dict): ANALYZE_OPTIONS_SCHEMA,
+        # Start-ups write every state at once; the miner does not take them for habits.
+        vol.Optional("restarts", default=dict): {
+            vol.Optional("recorder_starts", default=list): _TIMES,
+            vol.Optional("started", default=list): _TIMES,
+        },
     }
 )
 
