@@ -98,6 +98,14 @@ def _area_entities(hass: HomeAssistant, area_ids: Iterable[str]) -> set[str]:
     return found
 
 
+def _hidden_by_integrations(hass: HomeAssistant) -> set[str]:
+    return {
+        entry.entity_id
+        for entry in er.async_get(hass).entities.values()
+        if entry.hidden_by is er.RegistryEntryHider.INTEGRATION
+    }
+
+
 @callback
 def async_build_selection(
     hass: HomeAssistant, options: Mapping[str, Any], only: Iterable[str] | None = None
@@ -112,6 +120,10 @@ def async_build_selection(
     if include_areas := options.get(CONF_INCLUDE_AREAS):
         include_only = _area_entities(hass, include_areas)
     always = frozenset(options.get(CONF_INCLUDE_ENTITIES) or ())
+    # An entity an integration hid is shown through another one (switch_as_x's light for the
+    # relay it wraps, a group that hides its members): reading both would find "the light
+    # turns on right after the relay" for one device. Naming it explicitly still reads it.
+    exclude |= _hidden_by_integrations(hass) - always - set(only or ())
     if only is not None:
         # An action's filter narrows everything, including explicit includes.
         wanted = frozenset(only)

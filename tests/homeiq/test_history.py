@@ -84,6 +84,20 @@ async def test_selection_by_domain_area_and_entity(
     assert only.wants("switch.kettle")
     assert not only.wants(lamp.entity_id)
 
+    # A relay that switch_as_x shows as a light (it hides the relay): only the light is read,
+    # unless the relay is named.
+    relay = entity_registry.async_get_or_create(
+        "switch", "test", "relay", hidden_by=er.RegistryEntryHider.INTEGRATION
+    )
+    user_hidden = entity_registry.async_get_or_create(
+        "switch", "test", "fan", hidden_by=er.RegistryEntryHider.USER
+    )
+    assert not async_build_selection(hass, {}).wants(relay.entity_id)
+    assert async_build_selection(hass, {}).wants(user_hidden.entity_id)
+    named = async_build_selection(hass, {CONF_INCLUDE_ENTITIES: [relay.entity_id]})
+    assert named.wants(relay.entity_id)
+    assert async_build_selection(hass, {}, [relay.entity_id]).wants(relay.entity_id)
+
 
 async def test_body_rows_contexts_and_automations(hass: HomeAssistant) -> None:
     """State changes only, with their contexts; automation contexts listed; valid JSON."""

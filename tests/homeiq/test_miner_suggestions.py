@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+import time
 from typing import Any
 
 from homeassistant.components.automation.config import async_validate_config_item
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import async_mock_service
+from pytest_homeassistant_custom_component.common import MockUser, async_mock_service
 import voluptuous as vol
 
-from homeiq_miner import mine
+from homeiq_miner import Event as MinerEvent, mine
 from homeiq_miner.synth import make_home
 
 
@@ -88,3 +91,88 @@ async def test_state_trigger_ignores_restored_states(hass: HomeAssistant) -> Non
     hass.states.async_set(entity, trigger["to"])
     await hass.async_block_till_done()
     assert len(calls) == 1
+
+
+async def test_one_command_in_home_assistant_is_no_habit(
+    hass: HomeAssistant, hass_admin_user: MockUser
+) -> None:
+    """A scene switches two helpers in the caller's context, and a light group follows its
+    member in the member's context: HA's own entities, recorded as HA writes them, give the
+    miner no "B right after A" habit; the same rows without contexts would."""
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"sofa": {}, "reading": {}}}
+    )
+    assert await async_setup_component(
+        hass,
+        "scene",
+        {
+            "scene": [
+                {
+                    "name": "evening",
+                    "entities": {"input_boolean.sofa": "on", "input_boolean.reading": "on"},
+                },
+                {
+                    "name": "night",
+                    "entities": {"input_boolean.sofa": "off", "input_boolean.reading": "off"},
+                },
+            ]
+        },
+    )
+    assert await async_setup_component(
+        hass,
+        "light",
+        {"light": [{"platform": "group", "name": "Hall", "entities": ["light.hall_lamp"]}]},
+    )
+    await hass.async_block_till_done()
+
+    seen: list[tuple[float, str, str, str]] = []
+
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        if (new := event.data["new_state"]) is not None and not new.entity_id.startswith("scene."):
+            seen.append((time.time(), new.entity_id, new.state, new.context.id))
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+    events: list[MinerEvent] = []
+    for day in range(14):
+        evening = datetime(2026, 1, 5, 19, tzinfo=UTC).timestamp() + day * 86400 + day * 97
+        user = Context(user_id=hass_admin_user.id)
+        # The scene in the evening, the hall lamp (and its group) three hours later: each
+        # command's rows keep HA's order and spacing, a few minutes from "on" to "off".
+        for base, on, off in (
+            (evening, ("scene", "evening"), ("scene", "night")),
+            (evening + 3 * 3600, ("lamp", "on"), ("lamp", "off")),
+        ):
+            for late, (kind, what) in ((0.0, on), (600.0, off)):
+                seen.clear()
+                if kind == "scene":
+                    await hass.services.async_call(
+                        "scene", "turn_on", {"entity_id": f"scene.{what}"}, blocking=True,
+                        context=user,
+                    )  # fmt: skip
+                else:
+                    hass.states.async_set("light.hall_lamp", what, context=Context())
+                await hass.async_block_till_done()
+                first = seen[0][0]
+                events += [
+                    MinerEvent(base + late + (ts - first) + n * 0.01, entity_id, state, ctx_id)
+                    for n, (ts, entity_id, state, ctx_id) in enumerate(seen)
+                ]
+    assert {e.entity_id for e in events} >= {
+        "input_boolean.sofa",
+        "input_boolean.reading",
+        "light.hall",
+    }
+
+    def pairs(rows: list[MinerEvent]) -> set[frozenset[str]]:
+        found = mine(rows, time_zone="UTC").patterns
+        return {
+            frozenset(s["entity_id"] for s in p["steps"])
+            for p in found
+            if p["type"] == "trigger_action"
+        }
+
+    without_contexts = pairs([MinerEvent(e.ts, e.entity_id, e.state) for e in events])
+    assert frozenset({"input_boolean.sofa", "input_boolean.reading"}) in without_contexts
+    assert frozenset({"light.hall_lamp", "light.hall"}) in without_contexts
+    assert pairs(events) == set()

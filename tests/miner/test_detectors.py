@@ -469,6 +469,36 @@ def test_quick_press_after_a_switch_stays_manual() -> None:
     assert pair["suggestion"] is not None
 
 
+def _scene_evenings(shared_context: bool) -> list[Event]:
+    """Each evening a person turns two lamps on together (one scene or one button, so one
+    context, or two presses with their own contexts), and off at bedtime."""
+    rng = random.Random(10)
+    events = []
+    for day in range(14):
+        t = _at(day, rng.uniform(17 * 60, 22 * 60))
+        ctx = f"01JSCENE{day:018d}"
+        second = ctx if shared_context else f"01JPRESS{day:018d}"
+        events.append(Event(t, "light.sofa", "on", ctx, None, "user-1"))
+        events.append(
+            Event(t + rng.uniform(0.1, 0.4), "light.reading", "on", second, None, "user-1")
+        )
+        events.append(Event(t + 4000, "light.sofa", "off"))
+        events.append(Event(t + 4000 + rng.uniform(60, 900), "light.reading", "off"))
+    return events
+
+
+def test_one_command_is_no_reaction() -> None:
+    # Changes in one context are one action (a scene, a group following its member): "the
+    # reading lamp turns on right after the sofa lamp" is then no habit to suggest. The same
+    # timing from two presses, each with its own context, is one.
+    def lamp_pairs(events: list[Event]) -> list[list[tuple[str, str]]]:
+        return [_steps(p) for p in _by_type(mine(events, time_zone=TZ).patterns, "trigger_action")]
+
+    together = [("light.sofa", "on"), ("light.reading", "on")]
+    assert together in lamp_pairs(_scene_evenings(shared_context=False))
+    assert together not in lamp_pairs(_scene_evenings(shared_context=True))
+
+
 def test_cap_keeps_suggestions_before_insights() -> None:
     # Sensors that follow each other every time (insights, nothing to command) outrank the
     # door -> hall light habit; a tight cap must still keep the habit the user can act on.

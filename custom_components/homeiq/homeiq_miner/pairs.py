@@ -152,6 +152,8 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
             continue
         if _own_cycle_share(table.ts, ent_prev, use[j], use[i], cfg.own_cycle_lead_s) > 0.5:
             continue
+        if _one_command_share(table.ctx, use[j], use[i]) > 0.5:
+            continue
         code = int(cand[p])
         ka, kb = code // s, code % s
         delays = ts[i] - ts[j]
@@ -197,6 +199,18 @@ def _own_cycle_share(
     # t_before < ts[b] always: a previous change after A lies between A and B.
     own = (before >= 0) & (ts[a] - t_before <= lead)
     return float(own.mean())
+
+
+def _one_command_share(ctx: npt.NDArray[np.int64], a: IntArray, b: IntArray) -> float:
+    """Share of occurrences where A and B changed in one command: the same context.
+
+    Home Assistant gives every change of one action call the caller's context (a scene, a
+    "turn on these lights" button), and a group, template or wrapper entity that follows
+    another takes that entity's context. "B turns on right after A" is then one action or one
+    entity seen twice, not a reaction to suggest.
+    """
+    same = (ctx[a] == ctx[b]) & (ctx[a] != 0)
+    return float(same.mean())
 
 
 def _count_pairs(

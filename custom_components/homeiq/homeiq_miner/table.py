@@ -44,6 +44,10 @@ class EventTable:
     ts: npt.NDArray[np.float64]
     key: npt.NDArray[np.int32]
     manual: npt.NDArray[np.bool_]
+    # hash of each row's context id (0: none): rows of one command (a scene, a group
+    # following its member) share it. A hash, not interned text: most rows have their own
+    # context, and a million distinct strings would cost more than the table.
+    ctx: npt.NDArray[np.int64]
     local: npt.NDArray[np.float64]  # local wall-clock seconds since 1970-01-01
     key_entity: npt.NDArray[np.int32]  # entity code of each key
     entities: list[str]
@@ -128,6 +132,7 @@ def build_table(
     ts_parts: list[npt.NDArray[np.float64]] = []
     key_parts: list[npt.NDArray[np.int32]] = []
     manual_parts: list[npt.NDArray[np.bool_]] = []
+    ctx_parts: list[npt.NDArray[np.int64]] = []
     iterator = iter(events)
     read = 0
     while chunk := list(islice(iterator, _CHUNK)):
@@ -154,6 +159,11 @@ def build_table(
                 (c not in auto for c in cols[3]), dtype=np.bool_, count=len(chunk)
             )
         manual_parts.append(manual)
+        ctx_parts.append(
+            np.fromiter((hash(c) if c else 0 for c in cols[3]), dtype=np.int64, count=len(chunk))
+            if len(cols) > 3
+            else np.zeros(len(chunk), dtype=np.int64)
+        )
         del chunk, cols
 
     entity_codes: dict[str, int] = {}
@@ -175,7 +185,8 @@ def build_table(
     ts = np.concatenate(ts_parts) if ts_parts else np.empty(0, np.float64)
     key = np.concatenate(key_parts) if key_parts else np.empty(0, np.int32)
     manual = np.concatenate(manual_parts) if manual_parts else np.empty(0, np.bool_)
-    del ts_parts, key_parts, manual_parts
+    ctx = np.concatenate(ctx_parts) if ctx_parts else np.empty(0, np.int64)
+    del ts_parts, key_parts, manual_parts, ctx_parts
 
     windows = startup_windows(restarts, config.startup_grace_s) if restarts else []
     startup = _inside(ts, windows)
@@ -195,15 +206,16 @@ def build_table(
         keep[1:] &= ~(repeat | after_gap)
         sel = order[keep]
         sel = sel[np.argsort(ts[sel], kind="stable")]
-        ts, key, manual = ts[sel], key[sel], manual[sel]
+        ts, key, manual, ctx = ts[sel], key[sel], manual[sel], ctx[sel]
         if config.lookback_days is not None and ts.size:
             recent = ts >= ts[-1] - config.lookback_days * 86400
-            ts, key, manual = ts[recent], key[recent], manual[recent]
+            ts, key, manual, ctx = ts[recent], key[recent], manual[recent], ctx[recent]
 
     return EventTable(
         ts=ts,
         key=key.astype(np.int32, copy=False),
         manual=manual,
+        ctx=ctx,
         local=local_seconds(ts, zone),
         key_entity=key_entity,
         entities=list(entity_codes),
