@@ -289,3 +289,50 @@ def test_dashboard_follows_decisions_errors_and_roles(demo: dict[str, Any]) -> N
             ).to_have_count(0, timeout=30_000)
         finally:
             browser.close()
+
+
+def test_card_watches_the_entity_its_options_name(demo: dict[str, Any]) -> None:
+    """New card options (as the dashboard editor applies them) change which entity's updates
+    reload the list: counted as the card's get_suggestions calls on HA's websocket."""
+    watched = "input_boolean.demo_bedroom_tommy"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        loads: list[float] = []
+
+        def on_websocket(ws: Any) -> None:
+            ws.on(
+                "framesent",
+                lambda frame: (
+                    loads.append(time.monotonic())
+                    if isinstance(frame, str) and '"get_suggestions"' in frame
+                    else None
+                ),
+            )
+
+        page.on("websocket", on_websocket)
+        try:
+            _open_dashboard(page, demo)
+            card = page.locator("homeiq-suggestions-card")
+
+            def settled() -> int:
+                page.wait_for_timeout(2000)
+                return len(loads)
+
+            def toggle_reloads() -> bool:
+                before = settled()
+                _post(demo, "/api/services/input_boolean/toggle", {"entity_id": watched})
+                page.wait_for_timeout(5000)
+                return len(loads) > before
+
+            assert loads, "the card never loaded its suggestions"
+            assert not toggle_reloads()  # not the card's entity: no reload
+            card.evaluate(
+                "(card, entity) => card.setConfig({type: 'custom:homeiq-suggestions-card', "
+                "title: 'New automation suggestions', max: 5, entity})",
+                watched,
+            )
+            assert toggle_reloads()  # the entity the new options name
+            expect(page.locator("homeiq-suggestions-card .item").first).to_be_visible()
+        finally:
+            browser.close()
