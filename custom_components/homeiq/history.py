@@ -32,6 +32,9 @@ from .const import (
     DEFAULT_DOMAINS,
 )
 
+# The person entity's attribute listing its trackers (not imported: HomeIQ does not depend on
+# the person integration).
+ATTR_DEVICE_TRACKERS = "device_trackers"
 # Rows fetched and encoded per round trip: bounds memory (~ a few MB per chunk).
 CHUNK_ROWS = 1_000
 AUTOMATION_EVENTS = ("automation_triggered", "script_started")
@@ -106,6 +109,16 @@ def _hidden_by_integrations(hass: HomeAssistant) -> set[str]:
     }
 
 
+def _trackers_of_persons(hass: HomeAssistant, exclude: set[str]) -> set[str]:
+    return {
+        tracker
+        for person in hass.states.async_all("person")
+        if person.entity_id not in exclude
+        for tracker in person.attributes.get(ATTR_DEVICE_TRACKERS) or ()
+        if isinstance(tracker, str)
+    }
+
+
 @callback
 def async_build_selection(
     hass: HomeAssistant, options: Mapping[str, Any], only: Iterable[str] | None = None
@@ -123,7 +136,12 @@ def async_build_selection(
     # An entity an integration hid is shown through another one (switch_as_x's light for the
     # relay it wraps, a group that hides its members): reading both would find "the light
     # turns on right after the relay" for one device. Naming it explicitly still reads it.
-    exclude |= _hidden_by_integrations(hass) - always - set(only or ())
+    represented = _hidden_by_integrations(hass)
+    if "person" in domains:
+        # A person stands for the trackers assigned to it: reading both finds every habit
+        # around arriving home twice (after the phone, and after the person).
+        represented |= _trackers_of_persons(hass, exclude)
+    exclude |= represented - always - set(only or ())
     if only is not None:
         # An action's filter narrows everything, including explicit includes.
         wanted = frozenset(only)

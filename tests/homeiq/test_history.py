@@ -98,6 +98,20 @@ async def test_selection_by_domain_area_and_entity(
     assert named.wants(relay.entity_id)
     assert async_build_selection(hass, {}, [relay.entity_id]).wants(relay.entity_id)
 
+    # A person stands for its trackers; without persons (or named) the tracker is read.
+    hass.states.async_set("person.anna", "home", {"device_trackers": ["device_tracker.anna_phone"]})
+    assert async_build_selection(hass, {}).wants("person.anna")
+    assert not async_build_selection(hass, {}).wants("device_tracker.anna_phone")
+    assert async_build_selection(hass, {CONF_EXCLUDE_DOMAINS: ["person"]}).wants(
+        "device_tracker.anna_phone"
+    )
+    assert async_build_selection(hass, {CONF_EXCLUDE_ENTITIES: ["person.anna"]}).wants(
+        "device_tracker.anna_phone"
+    )
+    assert async_build_selection(
+        hass, {CONF_INCLUDE_ENTITIES: ["device_tracker.anna_phone"]}
+    ).wants("device_tracker.anna_phone")
+
 
 async def test_body_rows_contexts_and_automations(hass: HomeAssistant) -> None:
     """State changes only, with their contexts; automation contexts listed; valid JSON."""
