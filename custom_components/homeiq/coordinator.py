@@ -43,7 +43,7 @@ from .const import (
     STATUS_DISMISSED,
 )
 from .data import Decision, HomeIQData
-from .history import async_build_selection, write_analyze_body
+from .history import async_build_selection, async_groups, write_analyze_body
 from .sidecar import STATE_RUNNING, Sidecar
 
 if TYPE_CHECKING:
@@ -291,6 +291,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         end = time.time()
         extra = {
             "time_zone": self.hass.config.time_zone,
+            "groups": async_groups(self.hass, selection),
             "options": {
                 "min_confidence": float(options.get(CONF_MIN_CONFIDENCE, DEFAULT_MIN_CONFIDENCE)),
                 "max_patterns": MAX_PATTERNS,

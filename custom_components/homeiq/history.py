@@ -15,7 +15,7 @@ from homeassistant.components.recorder.db_schema import (
     States,
     StatesMeta,
 )
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+from homeassistant.const import ATTR_ENTITY_ID, EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.recorder import session_scope
@@ -153,6 +153,23 @@ def async_build_selection(
         always=frozenset(always),
         exclude=frozenset(exclude),
     )
+
+
+@callback
+def async_groups(hass: HomeAssistant, selection: EntitySelection) -> dict[str, list[str]]:
+    """Groups among the read entities, with their members: HA's groups (old-style, and the
+    light, switch, cover, ... group helpers) list them in their `entity_id` attribute."""
+    groups: dict[str, list[str]] = {}
+    for state in hass.states.async_all():
+        members = state.attributes.get(ATTR_ENTITY_ID)
+        if (
+            state.domain != "scene"  # a scene lists what it sets, and is not their state
+            and isinstance(members, list)
+            and all(isinstance(m, str) for m in members)
+            and (selection.wants(state.entity_id) or any(map(selection.wants, members)))
+        ):
+            groups[state.entity_id] = members
+    return groups
 
 
 def write_analyze_body(

@@ -14,6 +14,7 @@ from homeassistant.helpers import (
     entity_registry as er,
 )
 from homeassistant.helpers.recorder import get_instance
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -30,6 +31,7 @@ from custom_components.homeiq.const import (
 from custom_components.homeiq.history import (
     HistoryStats,
     async_build_selection,
+    async_groups,
     write_analyze_body,
 )
 
@@ -184,3 +186,23 @@ async def test_body_carries_the_starts_of_home_assistant(hass: HomeAssistant) ->
     later, stats = await body(run_start + 0.001)
     assert later["restarts"]["recorder_starts"] == []
     assert stats.restarts == 0
+
+
+async def test_groups_of_the_read_entities(hass: HomeAssistant) -> None:
+    """HA's light group lists its members; a scene's list is not a group; unread groups stay out."""
+    hass.states.async_set("light.hall_lamp", "off")  # an unavailable group lists nothing
+    assert await async_setup_component(
+        hass,
+        "light",
+        {"light": [{"platform": "group", "name": "Hall", "entities": ["light.hall_lamp"]}]},
+    )
+    assert await async_setup_component(
+        hass, "scene", {"scene": [{"name": "evening", "entities": {"light.hall_lamp": "on"}}]}
+    )
+    await hass.async_block_till_done()
+    hass.states.async_set("sensor.total", "3", {"entity_id": ["sensor.a", "sensor.b"]})
+
+    assert async_groups(hass, async_build_selection(hass, {})) == {
+        "light.hall": ["light.hall_lamp"]
+    }
+    assert async_groups(hass, async_build_selection(hass, {}, ["switch.kettle"])) == {}

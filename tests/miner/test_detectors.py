@@ -499,6 +499,35 @@ def test_one_command_is_no_reaction() -> None:
     assert together not in lamp_pairs(_scene_evenings(shared_context=True))
 
 
+def test_group_following_its_member_is_no_reaction() -> None:
+    # A group's state follows its members' (here with contexts of its own, as a bridge's
+    # group entity has): "the group turns on right after the lamp" is true every time, and
+    # never a habit. Members of a nested group count as members.
+    rng = random.Random(11)
+    events = []
+    for day in range(14):
+        t = _at(day, rng.uniform(17 * 60, 22 * 60))
+        events.append(Event(t, "light.lamp", "on", f"01JLAMP{day:019d}"))
+        events.append(Event(t + 0.3, "light.room", "on", f"01JROOM{day:019d}"))
+        events.append(Event(t + 0.5, "light.floor", "on", f"01JFLOR{day:019d}"))
+        events.append(Event(t + rng.uniform(1800, 3600), "light.lamp", "off"))
+        events.append(Event(t + 4000, "light.room", "off"))
+        events.append(Event(t + 4000.2, "light.floor", "off"))
+
+    def lamp_pairs(groups: dict[str, list[str]]) -> list[list[tuple[str, str]]]:
+        found = mine(events, time_zone=TZ, groups=groups).patterns
+        return [_steps(p) for p in _by_type(found, "trigger_action")]
+
+    lamp_room = [("light.lamp", "on"), ("light.room", "on")]
+    lamp_floor = [("light.lamp", "on"), ("light.floor", "on")]
+    assert lamp_room in lamp_pairs({})
+    room_only = lamp_pairs({"light.room": ["light.lamp"]})
+    assert lamp_room not in room_only
+    assert lamp_floor in room_only  # the floor is no group yet
+    # The floor lists only the room: the lamp is its member through the room.
+    assert lamp_pairs({"light.floor": ["light.room"], "light.room": ["light.lamp"]}) == []
+
+
 def test_cap_keeps_suggestions_before_insights() -> None:
     # Sensors that follow each other every time (insights, nothing to command) outrank the
     # door -> hall light habit; a tight cap must still keep the habit the user can act on.

@@ -171,6 +171,12 @@ async def test_chunked_body_over_limit(client: TestClient[Any, Any]) -> None:
             "invalid_request",
             "restarts",
         ),
+        (
+            "/v1/analyze",
+            b'{"events": [], "groups": {"light.hall": "light.lamp"}}',
+            "invalid_request",
+            "groups",
+        ),
     ],
 )
 async def test_bad_requests(

@@ -24,11 +24,13 @@ def mine(
     automation_context_ids: Collection[str] = (),
     names: Mapping[str, str] | None = None,
     restarts: Restarts | None = None,
+    groups: Mapping[str, Collection[str]] | None = None,
 ) -> MiningResult:
     """Detect time-of-day, trigger -> action and sequence habits in a stream of state changes.
 
     `names` maps entity ids to friendly names for the patterns' texts (ids stay the same);
-    `restarts` says when Home Assistant started, whose writes are no changes of their own.
+    `restarts` says when Home Assistant started, whose writes are no changes of their own;
+    `groups` maps group entities to their members (a group follows its members).
     """
     cfg = config or MinerConfig()
     zone = load_zone(time_zone)
@@ -42,7 +44,7 @@ def mine(
     )
     read_s = time.perf_counter() - started
     found: list[Found] = detect_time_of_day(table, cfg)
-    pairs, index = detect_pairs(table, cfg)
+    pairs, index = detect_pairs(table, cfg, _group_family(groups or {}, table.entities))
     found += pairs
     found += detect_sequences(table, index, cfg)
     patterns: list[dict[str, Any]] = [build_pattern(f, table, zone, cfg, names) for f in found]
@@ -60,6 +62,29 @@ def mine(
         "time_zone": time_zone,
     }
     return MiningResult(patterns=patterns, stats=stats)
+
+
+def _group_family(
+    groups: Mapping[str, Collection[str]], entities: list[str]
+) -> frozenset[tuple[int, int]]:
+    """(group, member) and (member, group) entity codes, members of nested groups included."""
+    code = {entity_id: n for n, entity_id in enumerate(entities)}
+    related: set[tuple[int, int]] = set()
+    for group in groups:
+        if group not in code:
+            continue
+        seen: set[str] = set()
+        todo = list(groups[group])
+        while todo:
+            member = todo.pop()
+            if member in seen or member == group:
+                continue
+            seen.add(member)
+            todo.extend(groups.get(member, ()))
+            if member in code:
+                related.add((code[group], code[member]))
+                related.add((code[member], code[group]))
+    return frozenset(related)
 
 
 def _ranked(patterns: list[dict[str, Any]]) -> list[dict[str, Any]]:

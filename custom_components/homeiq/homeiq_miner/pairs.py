@@ -81,7 +81,11 @@ def follower_pairs(
         yield j[keep], i[keep]
 
 
-def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], PairIndex]:
+def detect_pairs(
+    table: EventTable, cfg: MinerConfig, related: frozenset[tuple[int, int]] = frozenset()
+) -> tuple[list[Found], PairIndex]:
+    """Trigger -> action habits; `related` holds (entity, entity) codes of a group and its
+    members, whose state follows from each other's and so is never a reaction."""
     s = table.n_keys
     key_all = table.key.astype(np.int64)
     n_key_all = np.bincount(key_all, minlength=s)
@@ -152,10 +156,12 @@ def detect_pairs(table: EventTable, cfg: MinerConfig) -> tuple[list[Found], Pair
             continue
         if _own_cycle_share(table.ts, ent_prev, use[j], use[i], cfg.own_cycle_lead_s) > 0.5:
             continue
-        if _one_command_share(table.ctx, use[j], use[i]) > 0.5:
-            continue
         code = int(cand[p])
         ka, kb = code // s, code % s
+        if (int(table.key_entity[ka]), int(table.key_entity[kb])) in related:
+            continue
+        if _one_command_share(table.ctx, use[j], use[i]) > 0.5:
+            continue
         delays = ts[i] - ts[j]
         q1, q3, p90 = np.percentile(delays, [25, 75, 90])
         found.append(

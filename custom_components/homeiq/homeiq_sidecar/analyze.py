@@ -53,6 +53,7 @@ def _mine(
         automation_context_ids=request["automation_context_ids"],
         names=request["names"],
         restarts=homeiq_miner.Restarts(**request["restarts"]),
+        groups=request["groups"],
     )
 
 

@@ -102,6 +102,10 @@ ANALYZE_OPTIONS_SCHEMA = vol.Schema(
     }
 )
 
+MAX_GROUPS = 10_000
+MAX_GROUP_MEMBERS = 1_000
+_ENTITY = vol.All(str, vol.Length(min=1, max=255), _unicode)
+
 # Unix times of Home Assistant's starts (a restart a day for a year stays far below this).
 MAX_RESTARTS = 10_000
 
@@ -129,6 +133,11 @@ ANALYZE_SCHEMA = vol.Schema(
             vol.All(str, vol.Length(max=255), _unicode): vol.All(str, vol.Length(max=255), _unicode)
         },
         vol.Optional("options", default=dict): ANALYZE_OPTIONS_SCHEMA,
+        # A group's state follows its members': a group -> member pair is no reaction.
+        vol.Optional("groups", default=dict): vol.All(
+            {_ENTITY: vol.All([_ENTITY], vol.Length(max=MAX_GROUP_MEMBERS))},
+            vol.Length(max=MAX_GROUPS),
+        ),
         # Start-ups write every state at once; the miner does not take them for habits.
         vol.Optional("restarts", default=dict): {
             vol.Optional("recorder_starts", default=list): _TIMES,
