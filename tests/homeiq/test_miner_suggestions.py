@@ -121,8 +121,17 @@ async def test_one_command_in_home_assistant_is_no_habit(
     assert await async_setup_component(
         hass,
         "light",
-        {"light": [{"platform": "group", "name": "Hall", "entities": ["light.hall_lamp"]}]},
+        {
+            "light": [
+                {
+                    "platform": "group",
+                    "name": "Hall",
+                    "entities": ["light.hall_lamp", "light.hall_spot"],
+                }
+            ]
+        },
     )
+    hass.states.async_set("light.hall_spot", "off")
     await hass.async_block_till_done()
 
     seen: list[tuple[float, str, str, str]] = []
@@ -176,3 +185,24 @@ async def test_one_command_in_home_assistant_is_no_habit(
     assert frozenset({"input_boolean.sofa", "input_boolean.reading"}) in without_contexts
     assert frozenset({"light.hall_lamp", "light.hall"}) in without_contexts
     assert pairs(events) == set()
+
+    # The evening scene is one time habit that switches both helpers, and the lamp's is the
+    # lamp's (its group, as HA lists it, follows): valid automations for HA.
+    groups = {"light.hall": list(hass.states.get("light.hall").attributes["entity_id"])}
+    habits = [
+        p
+        for p in mine(events, time_zone="UTC", groups=groups).patterns
+        if p["type"] == "time_of_day" and p["steps"][0]["state"] == "on"
+    ]
+    assert {
+        frozenset([p["steps"][0]["entity_id"], *(t["entity_id"] for t in p["together"])])
+        for p in habits
+    } == {
+        frozenset({"input_boolean.sofa", "input_boolean.reading"}),
+        frozenset({"light.hall_lamp"}),
+    }
+    scene = next(p for p in habits if p["together"])
+    assert len(scene["suggestion"]["actions"]) == 2
+    validated = await async_validate_config_item(hass, "scene_habit", scene["suggestion"])
+    assert validated is not None
+    assert getattr(validated, "validation_error", None) is None

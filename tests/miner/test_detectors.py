@@ -528,6 +528,54 @@ def test_group_following_its_member_is_no_reaction() -> None:
     assert lamp_pairs({"light.floor": ["light.room"], "light.room": ["light.lamp"]}) == []
 
 
+def _evening_command(
+    entities: list[str], *, days: int = 14, shared_context: bool = True, minutes: float = 19 * 60
+) -> list[Event]:
+    """One command (a scene, a group) switches the entities on at about the same time each
+    day, within a second of each other; each goes off later on its own."""
+    rng = random.Random(12)
+    events = []
+    for day in range(days):
+        t = _at(day, minutes + rng.uniform(-10, 10))
+        for n, entity_id in enumerate(entities):
+            ctx = f"01JCMD{day:020d}" if shared_context else f"01J{n:03d}{day:020d}"
+            events.append(Event(t + 0.2 * n, entity_id, "on", ctx, None, "user-1"))
+            events.append(Event(t + rng.uniform(3600, 7200), entity_id, "off"))
+    return events
+
+
+def test_time_habits_of_one_command_fold_into_one_suggestion() -> None:
+    lamps = ["light.sofa", "light.reading"]
+    apart = _by_type(
+        mine(_evening_command(lamps, shared_context=False), time_zone=TZ).patterns, "time_of_day"
+    )
+    assert sorted(_steps(p)[0][0] for p in apart if _steps(p)[0][1] == "on") == sorted(lamps)
+
+    found = _by_type(mine(_evening_command(lamps), time_zone=TZ).patterns, "time_of_day")
+    on = [p for p in found if _steps(p)[0][1] == "on"]
+    assert len(on) == 1
+    (habit,) = on
+    assert habit["together"] == [
+        {"entity_id": e, "state": "on"} for e in lamps if e != habit["steps"][0]["entity_id"]
+    ]
+    assert "in the same command" in habit["description"]
+    targets = [a["target"]["entity_id"] for a in habit["suggestion"]["actions"]]
+    assert sorted(targets) == sorted(lamps)
+
+
+def test_group_stands_for_its_members_in_one_command() -> None:
+    members = ["light.lamp_1", "light.lamp_2"]
+    groups = {"light.room": members}
+    # The group switched: the members and the group change together: one habit, the group's.
+    everything = mine(_evening_command([*members, "light.room"]), time_zone=TZ, groups=groups)
+    on = [p for p in _by_type(everything.patterns, "time_of_day") if _steps(p)[0][1] == "on"]
+    assert [(_steps(p)[0][0], p["together"]) for p in on] == [("light.room", [])]
+    # One lamp switched (the group follows it): the lamp's habit, the group's left out.
+    one = mine(_evening_command(["light.lamp_1", "light.room"]), time_zone=TZ, groups=groups)
+    on = [p for p in _by_type(one.patterns, "time_of_day") if _steps(p)[0][1] == "on"]
+    assert [(_steps(p)[0][0], p["together"]) for p in on] == [("light.lamp_1", [])]
+
+
 def test_cap_keeps_suggestions_before_insights() -> None:
     # Sensors that follow each other every time (insights, nothing to command) outrank the
     # door -> hall light habit; a tight cap must still keep the habit the user can act on.

@@ -54,8 +54,7 @@ def test_time_and_chain_shapes() -> None:
     t = time_suggestion(
         alias="a",
         description="d",
-        entity_id="light.a",
-        state="on",
+        targets=[("light.a", "on")],
         hhmm="07:05",
         weekdays=[0, 1, 2, 3, 4],
     )
@@ -66,10 +65,23 @@ def test_time_and_chain_shapes() -> None:
     ]
     assert (
         time_suggestion(
-            alias="a", description="d", entity_id="sensor.a", state="x", hhmm="07:05", weekdays=[0]
+            alias="a", description="d", targets=[("sensor.a", "x")], hhmm="07:05", weekdays=[0]
         )
         is None
     )
+    # One command, several targets: each commandable one gets its action, in order.
+    both = time_suggestion(
+        alias="a",
+        description="d",
+        targets=[("light.a", "on"), ("sensor.b", "x"), ("switch.c", "off")],
+        hhmm="07:05",
+        weekdays=[0],
+    )
+    assert both is not None
+    assert both["actions"] == [
+        {"action": "light.turn_on", "target": {"entity_id": "light.a"}},
+        {"action": "switch.turn_off", "target": {"entity_id": "switch.c"}},
+    ]
     c = chain_suggestion(
         alias="a",
         description="d",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -34,3 +34,5 @@ class Found:
     lift: float | None = None
     baseline: float | None = None
     support: float | None = None
+    rows: npt.NDArray[np.int64] | None = None  # time habits: the table rows of the occurrences
+    together: list[int] = field(default_factory=list)  # keys changed in the same command

@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterable, Mapping
 import time
 from typing import Any
 
+from .commands import fold_commands
 from .found import Found
 from .model import Event, MinerConfig, MiningResult, Restarts
 from .pairs import detect_pairs
@@ -43,8 +44,9 @@ def mine(
         restarts=restarts,
     )
     read_s = time.perf_counter() - started
-    found: list[Found] = detect_time_of_day(table, cfg)
-    pairs, index = detect_pairs(table, cfg, _group_family(groups or {}, table.entities))
+    members = _group_members(groups or {}, table.entities)
+    found: list[Found] = fold_commands(detect_time_of_day(table, cfg), table, members)
+    pairs, index = detect_pairs(table, cfg, members)
     found += pairs
     found += detect_sequences(table, index, cfg)
     patterns: list[dict[str, Any]] = [build_pattern(f, table, zone, cfg, names) for f in found]
@@ -64,10 +66,11 @@ def mine(
     return MiningResult(patterns=patterns, stats=stats)
 
 
-def _group_family(
+def _group_members(
     groups: Mapping[str, Collection[str]], entities: list[str]
 ) -> frozenset[tuple[int, int]]:
-    """(group, member) and (member, group) entity codes, members of nested groups included."""
+    """(group, member) entity codes, members of nested groups included; (group, -1) when a
+    member has no rows (so a group is never taken to be switched with all its members)."""
     code = {entity_id: n for n, entity_id in enumerate(entities)}
     related: set[tuple[int, int]] = set()
     for group in groups:
@@ -81,9 +84,7 @@ def _group_family(
                 continue
             seen.add(member)
             todo.extend(groups.get(member, ()))
-            if member in code:
-                related.add((code[group], code[member]))
-                related.add((code[member], code[group]))
+            related.add((code[group], code.get(member, -1)))
     return frozenset(related)
 
 

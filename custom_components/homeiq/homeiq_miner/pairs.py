@@ -82,10 +82,10 @@ def follower_pairs(
 
 
 def detect_pairs(
-    table: EventTable, cfg: MinerConfig, related: frozenset[tuple[int, int]] = frozenset()
+    table: EventTable, cfg: MinerConfig, groups: frozenset[tuple[int, int]] = frozenset()
 ) -> tuple[list[Found], PairIndex]:
-    """Trigger -> action habits; `related` holds (entity, entity) codes of a group and its
-    members, whose state follows from each other's and so is never a reaction."""
+    """Trigger -> action habits; `groups` holds (group, member) entity codes: a group's state
+    follows its members', so a pair of a group and a member is never a reaction."""
     s = table.n_keys
     key_all = table.key.astype(np.int64)
     n_key_all = np.bincount(key_all, minlength=s)
@@ -158,7 +158,8 @@ def detect_pairs(
             continue
         code = int(cand[p])
         ka, kb = code // s, code % s
-        if (int(table.key_entity[ka]), int(table.key_entity[kb])) in related:
+        ea, eb = int(table.key_entity[ka]), int(table.key_entity[kb])
+        if (ea, eb) in groups or (eb, ea) in groups:
             continue
         if _one_command_share(table.ctx, use[j], use[i]) > 0.5:
             continue

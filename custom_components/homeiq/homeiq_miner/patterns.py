@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 import hashlib
 from typing import Any
@@ -64,6 +64,11 @@ def automated_reason(found: Found, first_step: tuple[str, str], cfg: MinerConfig
     return None
 
 
+def _and(parts: Iterable[str]) -> str:
+    items = list(parts)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _after(seconds: float) -> str:
     # "about 0 s after" reads as a glitch: under a second is "right after".
     return "right after" if seconds < 1 else f"about {_duration(seconds)} after"
@@ -117,6 +122,7 @@ def build_pattern(
         "lift": None if found.lift is None else round(found.lift, 2),
         "baseline": None if found.baseline is None else round(found.baseline, 4),
         "spread": None,
+        "together": [],
     }
     if found.type == TIME_OF_DAY:
         assert found.time_min is not None
@@ -131,16 +137,19 @@ def build_pattern(
         pattern["time"] = hhmm
         pattern["weekdays"] = found.weekdays
         pattern["spread"] = {"time_std_min": round(found.spread_min or 0.0, 1)}
+        together = [table.key_label(k) for k in found.together]
+        pattern["together"] = [{"entity_id": e, "state": s} for e, s in together]
+        also = [((names or {}).get(e, e), s) for e, s in together]
         pattern["description"] = (
             f"{_became(*said[0])} around {hhmm} {_days_text(found.weekdays)}"
-            f" (seen on {found.days_seen} days)."
+            f" (seen on {found.days_seen} days)"
+            + (f"; in the same command {_and(_became(*x) for x in also)}." if also else ".")
         )
-        alias = f"{said[0][0]} {state} at {hhmm}"
+        alias = f"{said[0][0]} {state} at {hhmm}" + (f" (+{len(also)})" if also else "")
         pattern["suggestion"] = time_suggestion(
             alias=alias,
             description=pattern["description"],
-            entity_id=entity_id,
-            state=state,
+            targets=[(entity_id, state), *together],
             hhmm=hhmm,
             weekdays=found.weekdays,
         )

@@ -101,11 +101,20 @@ NOT_A_CHANGE = ("unavailable", "unknown")
 
 
 def time_suggestion(
-    *, alias: str, description: str, entity_id: str, state: str, hhmm: str, weekdays: list[int]
+    *,
+    alias: str,
+    description: str,
+    targets: list[tuple[str, str]],
+    hhmm: str,
+    weekdays: list[int],
 ) -> dict[str, Any] | None:
-    action = action_for(entity_id, state)
-    if action is None:
+    """At the habit's time, put each (entity, state) of `targets` (the habit's, then those of
+    the same command) into its state; None when the habit's own entity cannot be commanded."""
+    first = action_for(*targets[0])
+    if first is None:
         return None
+    actions = [first]
+    actions += [a for t in targets[1:] if (a := action_for(*t)) is not None]
     conditions: list[dict[str, Any]] = []
     if len(weekdays) < 7:
         conditions.append({"condition": "time", "weekday": [_DAY_NAMES[d] for d in weekdays]})
@@ -114,7 +123,7 @@ def time_suggestion(
         "description": description,
         "triggers": [{"trigger": "time", "at": f"{hhmm}:00"}],
         "conditions": conditions,
-        "actions": [action],
+        "actions": actions,
         "mode": "single",
     }
 

@@ -230,6 +230,7 @@ def _evaluate(
         spread_min=spread,
         baseline=base,
         support=support,
+        rows=used.astype(np.int64),
     )
 
 
