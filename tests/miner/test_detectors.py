@@ -563,6 +563,39 @@ def test_time_habits_of_one_command_fold_into_one_suggestion() -> None:
     assert sorted(targets) == sorted(lamps)
 
 
+def test_reactions_of_one_command_fold_into_one_suggestion() -> None:
+    # The front door opens; half a minute later one button turns on both hall lamps.
+    rng = random.Random(13)
+    lamps = ["light.hall_ceiling", "light.hall_wall"]
+
+    def home(shared_context: bool) -> list[Event]:
+        events = []
+        for day in range(14):
+            t = _at(day, rng.uniform(17 * 60, 19 * 60))
+            events.append(Event(t, "binary_sensor.front_door", "on"))
+            events.append(Event(t + 20, "binary_sensor.front_door", "off"))
+            press = t + rng.uniform(20, 60)
+            for n, lamp in enumerate(lamps):
+                ctx = f"01JBTN{day:020d}" if shared_context else f"01J{n:03d}{day:020d}"
+                events.append(Event(press + n * 0.2, lamp, "on", ctx))
+                events.append(Event(t + 3 * 3600 + n * 600, lamp, "off"))
+        return events
+
+    def reactions(events: list[Event]) -> list[dict]:
+        return [
+            p
+            for p in _by_type(mine(events, time_zone=TZ).patterns, "trigger_action")
+            if _steps(p)[0][0] == "binary_sensor.front_door"
+        ]
+
+    assert sorted(_steps(p)[1][0] for p in reactions(home(shared_context=False))) == lamps
+    (folded,) = reactions(home(shared_context=True))
+    assert [_steps(folded)[1][0], *(t["entity_id"] for t in folded["together"])] == lamps
+    assert "in the same command" in folded["description"]
+    actions = folded["suggestion"]["actions"]
+    assert [a["target"]["entity_id"] for a in actions if "target" in a] == lamps
+
+
 def test_group_stands_for_its_members_in_one_command() -> None:
     members = ["light.lamp_1", "light.lamp_2"]
     groups = {"light.room": members}

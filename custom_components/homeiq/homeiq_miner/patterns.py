@@ -124,6 +124,10 @@ def build_pattern(
         "spread": None,
         "together": [],
     }
+    together = [table.key_label(k) for k in found.together]
+    pattern["together"] = [{"entity_id": e, "state": s} for e, s in together]
+    also = [((names or {}).get(e, e), s) for e, s in together]
+    same_command = f"; in the same command {_and(_became(*x) for x in also)}" if also else ""
     if found.type == TIME_OF_DAY:
         assert found.time_min is not None
         assert found.weekdays is not None
@@ -137,13 +141,9 @@ def build_pattern(
         pattern["time"] = hhmm
         pattern["weekdays"] = found.weekdays
         pattern["spread"] = {"time_std_min": round(found.spread_min or 0.0, 1)}
-        together = [table.key_label(k) for k in found.together]
-        pattern["together"] = [{"entity_id": e, "state": s} for e, s in together]
-        also = [((names or {}).get(e, e), s) for e, s in together]
         pattern["description"] = (
             f"{_became(*said[0])} around {hhmm} {_days_text(found.weekdays)}"
-            f" (seen on {found.days_seen} days)"
-            + (f"; in the same command {_and(_became(*x) for x in also)}." if also else ".")
+            f" (seen on {found.days_seen} days){same_command}."
         )
         alias = f"{said[0][0]} {state} at {hhmm}" + (f" (+{len(also)})" if also else "")
         pattern["suggestion"] = time_suggestion(
@@ -162,9 +162,11 @@ def build_pattern(
             pattern["spread"] = {"delay_iqr_s": round(found.delay_spread_s or 0.0, 1)}
             pattern["description"] = (
                 f"{_became(*said[1])} {_after(found.delay_s)} {_became(*said[0])}"
-                f" ({found.occurrences} times on {found.days_seen} days)."
+                f" ({found.occurrences} times on {found.days_seen} days){same_command}."
             )
-            alias = f"{said[0][0]} {said[0][1]} -> {said[1][0]} {said[1][1]}"
+            alias = f"{said[0][0]} {said[0][1]} -> {said[1][0]} {said[1][1]}" + (
+                f" (+{len(also)})" if also else ""
+            )
         else:
             assert found.type == SEQUENCE
             pattern["description"] = (
@@ -179,6 +181,7 @@ def build_pattern(
             steps=steps,
             delays_s=gaps,
             min_delay_s=cfg.suggest_delay_min_s,
+            together=together,
         )
     if automated:
         # The user already automates this: nothing to suggest.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 _DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -135,11 +136,13 @@ def chain_suggestion(
     steps: list[tuple[str, str]],
     delays_s: list[float],
     min_delay_s: float,
+    together: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any] | None:
     """Trigger on the first step; act out the others in order, waiting where the habit waits.
 
     `delays_s[i]` is the typical gap before step i + 1. Every step after the trigger must be
-    something HA can command, otherwise there is nothing to automate.
+    something HA can command, otherwise there is nothing to automate. `together` are switched
+    with the last step (the same command), those HA can command.
     """
     trigger_entity, trigger_state = steps[0]
     actions: list[dict[str, Any]] = []
@@ -150,6 +153,7 @@ def chain_suggestion(
         if gap >= min_delay_s:
             actions.append(_delay(gap))
         actions.append(action)
+    actions += [a for t in together if (a := action_for(*t)) is not None]
     return {
         "alias": alias,
         "description": description,
