@@ -83,17 +83,22 @@ def _fold(
             n = parent[n]
         return n
 
-    for x in range(len(items)):
-        for y in range(x + 1, len(items)):
-            if same_kind(items[x]) != same_kind(items[y]) or not contexts[x] or not contexts[y]:
-                continue
-            shared = sum(
-                1
-                for c in contexts[x].keys() & contexts[y].keys()
-                if abs(contexts[x][c] - contexts[y][c]) <= _ONE_MOMENT_S
-            )
-            if shared * 2 > items[x].occurrences and shared * 2 > items[y].occurrences:
-                parent[root(y)] = root(x)
+    # Only habits of one kind can fold, and only those with contexts: compare within buckets
+    # (a big home has thousands of reactions, a few per trigger).
+    buckets: dict[Hashable, list[int]] = {}
+    for n, f in enumerate(items):
+        if contexts[n]:
+            buckets.setdefault(same_kind(f), []).append(n)
+    for bucket in buckets.values():
+        for a, x in enumerate(bucket):
+            for y in bucket[a + 1 :]:
+                shared = sum(
+                    1
+                    for c in contexts[x].keys() & contexts[y].keys()
+                    if abs(contexts[x][c] - contexts[y][c]) <= _ONE_MOMENT_S
+                )
+                if shared * 2 > items[x].occurrences and shared * 2 > items[y].occurrences:
+                    parent[root(y)] = root(x)
 
     clusters: dict[int, list[Found]] = {}
     for n, f in enumerate(items):
