@@ -204,9 +204,9 @@ async def ensure_login(session: aiohttp.ClientSession, base: str, config: Path) 
 
 
 async def wait_for_entities(
-    session: aiohttp.ClientSession, base: str, token: str, wanted: set[str]
+    session: aiohttp.ClientSession, base: str, token: str, wanted: set[str], timeout_s: int = 120
 ) -> None:
-    for _ in range(120):
+    for _ in range(timeout_s):
         states = await rest(session, base, token, "GET", "/api/states")
         if wanted <= {s["entity_id"] for s in states}:
             return
@@ -319,9 +319,7 @@ async def ensure_dashboard(
         )
 
 
-async def enable_category_sensors(
-    session: aiohttp.ClientSession, base: str, token: str, entry_id: str
-) -> None:
+async def enable_category_sensors(session: aiohttp.ClientSession, base: str, token: str) -> None:
     """The per-category counts are off by default (diagnostic); the demo dashboard shows them."""
     async with WebSocket(session, base, token) as ws:
         registry = await ws.call({"type": "config/entity_registry/list"})
@@ -341,9 +339,10 @@ async def enable_category_sensors(
                 }
             )
     if disabled:
-        await rest(
-            session, base, token, "POST", f"/api/config/config_entries/entry/{entry_id}/reload"
-        )
+        # HA reloads the entry by itself 30 s after entities are enabled, even after a reload
+        # of ours: wait for that one (the sensors appear), so that it does not come after the
+        # demo says it is ready, in the middle of the first analysis or of someone's click.
+        await wait_for_entities(session, base, token, set(disabled), timeout_s=120)
 
 
 async def wait_for_sidecar(session: aiohttp.ClientSession, base: str, token: str) -> None:
@@ -421,7 +420,7 @@ async def set_up(
             rows = replay(args.log, config / RECORDER_DB, entities, end=end)
             marker.write_text(json.dumps({"rows": rows, "log": str(args.log), "end": end}))
         entry_id = await ensure_homeiq(session, base, token)
-        await enable_category_sensors(session, base, token, entry_id)
+        await enable_category_sensors(session, base, token)
         await wait_for_sidecar(session, base, token)
         response = await analyze(session, base, token, entry_id)
         await ensure_dashboard(session, base, token, entry_id)
