@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import Context, HomeAssistant
@@ -115,6 +116,24 @@ async def test_selection_by_domain_area_and_entity(
     ).wants("device_tracker.anna_phone")
 
 
+async def _body(
+    hass: HomeAssistant, start_ts: float, extra: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], HistoryStats]:
+    """The analyze body of everything from start_ts to now, as the coordinator writes it."""
+    out = io.BytesIO()
+    stats = await get_instance(hass).async_add_executor_job(
+        lambda: write_analyze_body(
+            hass,
+            async_build_selection(hass, {}),
+            start_ts=start_ts,
+            end_ts=time.time() + 1,
+            extra=extra or {},
+            out=out,
+        )
+    )
+    return json.loads(out.getvalue()), stats
+
+
 async def test_body_rows_contexts_and_automations(hass: HomeAssistant) -> None:
     """State changes only, with their contexts; automation contexts listed; valid JSON."""
     start = time.time() - 1
@@ -129,18 +148,7 @@ async def test_body_rows_contexts_and_automations(hass: HomeAssistant) -> None:
     hass.states.async_set("sensor.temperature", "21.5")
     await async_wait_recording_done(hass)
 
-    out = io.BytesIO()
-    stats = await get_instance(hass).async_add_executor_job(
-        lambda: write_analyze_body(
-            hass,
-            async_build_selection(hass, {}),
-            start_ts=start,
-            end_ts=time.time() + 1,
-            extra={"time_zone": "Europe/Amsterdam"},
-            out=out,
-        )
-    )
-    body = json.loads(out.getvalue())
+    body, stats = await _body(hass, start, {"time_zone": "Europe/Amsterdam"})
     rows = body["events"]
     assert [(r[1], r[2]) for r in rows] == [
         ("light.kitchen", "off"),
@@ -164,26 +172,12 @@ async def test_body_carries_the_starts_of_home_assistant(hass: HomeAssistant) ->
     hass.states.async_set("light.kitchen", "on")
     await async_wait_recording_done(hass)
 
-    async def body(start_ts: float) -> tuple[dict, HistoryStats]:
-        out = io.BytesIO()
-        stats = await get_instance(hass).async_add_executor_job(
-            lambda: write_analyze_body(
-                hass,
-                async_build_selection(hass, {}),
-                start_ts=start_ts,
-                end_ts=time.time() + 1,
-                extra={},
-                out=out,
-            )
-        )
-        return json.loads(out.getvalue()), stats
-
-    whole, stats = await body(run_start - 60)
+    whole, stats = await _body(hass, run_start - 60)
     assert whole["restarts"]["recorder_starts"] == [pytest.approx(run_start, abs=1e-3)]
     assert len(whole["restarts"]["started"]) == 1
     assert run_start <= whole["restarts"]["started"][0] <= time.time()
     assert stats.restarts == 1
-    later, stats = await body(run_start + 0.001)
+    later, stats = await _body(hass, run_start + 0.001)
     assert later["restarts"]["recorder_starts"] == []
     assert stats.restarts == 0
 
