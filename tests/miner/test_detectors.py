@@ -596,6 +596,22 @@ def test_reactions_of_one_command_fold_into_one_suggestion() -> None:
     assert [a["target"]["entity_id"] for a in actions if "target" in a] == lamps
 
 
+def test_a_commandable_habit_leads_its_command() -> None:
+    # A template sensor copies the light's context (and changes on one more evening): the
+    # folded habit must still be the light's, with its suggestion.
+    events = _evening_command(["light.kitchen", "binary_sensor.kitchen_in_use"])
+    events.append(Event(_at(20, 19 * 60), "binary_sensor.kitchen_in_use", "on", "01JEXTRA"))
+    on = [
+        p
+        for p in _by_type(mine(events, time_zone=TZ).patterns, "time_of_day")
+        if _steps(p)[0][1] == "on"
+    ]
+    assert [(_steps(p)[0][0], [t["entity_id"] for t in p["together"]]) for p in on] == [
+        ("light.kitchen", ["binary_sensor.kitchen_in_use"])
+    ]
+    assert on[0]["suggestion"] is not None
+
+
 def test_group_stands_for_its_members_in_one_command() -> None:
     members = ["light.lamp_1", "light.lamp_2"]
     groups = {"light.room": members}

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .found import TIME_OF_DAY, TRIGGER_ACTION, Found
+from .suggest import action_for
 from .table import EventTable
 
 # Changes of one command land within this many seconds of each other (a group or a bridge
@@ -73,7 +74,8 @@ def _fold(
     context too, and is two habits; a lamp switched alone on most days stays its own habit).
     Of a group and its members, the group switched with exactly its members stands for them
     (one action on the group); a group that follows only some of them is left out, as its
-    state follows theirs. The habit seen most often leads; the others become its `together`.
+    state follows theirs. The habit seen most often among those HA can command leads; the
+    others become its `together`.
     """
     parent = list(range(len(items)))
 
@@ -109,7 +111,16 @@ def _fold(
             continue
         entity = {id(f): int(table.key_entity[switched(f)]) for f in members}
         kept = _without_derived(members, entity, groups)
-        kept.sort(key=lambda f: (-f.occurrences, -f.confidence, table.key_label(switched(f))))
+        # Something HA can command leads: a template sensor copying a light's context must
+        # not take the light's suggestion with it.
+        kept.sort(
+            key=lambda f: (
+                action_for(*table.key_label(switched(f))) is None,
+                -f.occurrences,
+                -f.confidence,
+                table.key_label(switched(f)),
+            )
+        )
         lead = kept[0]
         lead.together = sorted((switched(f) for f in kept[1:]), key=table.key_label)
         dropped.update(id(f) for f in members if f is not lead)
