@@ -8,7 +8,7 @@ switches both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 
 import numpy as np
 import numpy.typing as npt
@@ -24,50 +24,40 @@ _ONE_MOMENT_S = 5.0
 Groups = frozenset[tuple[int, int]]  # (group, member) entity codes; member -1: has no rows
 
 
-def fold_time_habits(found: list[Found], table: EventTable, groups: Groups) -> list[Found]:
-    """Time habits of one weekday class switched in one command become one."""
-    times = [f for f in found if f.type == TIME_OF_DAY and f.rows is not None]
-    dropped = _fold(
-        times,
-        [_contexts(table, f.rows) for f in times if f.rows is not None],
-        same_kind=lambda f: tuple(f.weekdays or ()),
-        switched=lambda f: f.steps[0],
-        table=table,
-        groups=groups,
-    )
-    return [f for f in found if id(f) not in dropped]
+Instances = dict[tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
 
 
-def fold_reactions(
-    found: list[Found],
-    table: EventTable,
-    instances: dict[tuple[int, int], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
-    groups: Groups,
+def fold_commands(
+    found: list[Found], table: EventTable, instances: Instances, groups: Groups
 ) -> list[Found]:
-    """Reactions to one trigger whose actions are one command become one."""
-    pairs = [f for f in found if f.type == TRIGGER_ACTION]
-    dropped = _fold(
-        pairs,
-        [_contexts(table, instances[(f.steps[0], f.steps[1])][1]) for f in pairs],
-        same_kind=lambda f: f.steps[0],
-        switched=lambda f: f.steps[1],
-        table=table,
-        groups=groups,
-    )
+    """Time habits of one weekday class, and reactions to one trigger, switched in one
+    command become one. `instances` are the pairs' (trigger rows, action rows)."""
+    dropped: set[int] = set()
+    for kind in (TIME_OF_DAY, TRIGGER_ACTION):
+        items = [f for f in found if f.type == kind]
+        rows = [_switched_rows(f, instances) for f in items]
+        dropped |= _fold(items, [_contexts(table, r) for r in rows], table=table, groups=groups)
     return [f for f in found if id(f) not in dropped]
+
+
+def _switched_rows(f: Found, instances: Instances) -> npt.NDArray[np.int64]:
+    """The table rows of the changes the habit makes: a time habit's own, a reaction's action."""
+    if f.type == TIME_OF_DAY:
+        assert f.rows is not None
+        return f.rows
+    return instances[(f.steps[0], f.steps[1])][1]
+
+
+def _kind(f: Found) -> Hashable:
+    """Only habits of one kind can be one command: same weekday class, or same trigger."""
+    return tuple(f.weekdays or ()) if f.type == TIME_OF_DAY else f.steps[0]
 
 
 def _fold(
-    items: list[Found],
-    contexts: list[dict[int, float]],
-    *,
-    same_kind: Callable[[Found], Hashable],
-    switched: Callable[[Found], int],
-    table: EventTable,
-    groups: Groups,
+    items: list[Found], contexts: list[dict[int, float]], *, table: EventTable, groups: Groups
 ) -> set[int]:
-    """Cluster habits of one kind whose switched changes share contexts; set each cluster's
-    lead's `together`; return the ids of the others (dropped).
+    """Cluster habits of one kind whose changes (the last step's) share contexts; set each
+    cluster's lead's `together`; return the ids of the others (dropped).
 
     Two habits belong together when each has more than half of its occurrences in contexts the
     other also has, at the same moment (a script's "on, wait 15 min, off" shares its run's
@@ -90,7 +80,7 @@ def _fold(
     buckets: dict[Hashable, list[int]] = {}
     for n, f in enumerate(items):
         if contexts[n]:
-            buckets.setdefault(same_kind(f), []).append(n)
+            buckets.setdefault(_kind(f), []).append(n)
     for bucket in buckets.values():
         for a, x in enumerate(bucket):
             for y in bucket[a + 1 :]:
@@ -109,20 +99,20 @@ def _fold(
     for members in clusters.values():
         if len(members) < 2:
             continue
-        entity = {id(f): int(table.key_entity[switched(f)]) for f in members}
+        entity = {id(f): int(table.key_entity[f.steps[-1]]) for f in members}
         kept = _without_derived(members, entity, groups)
         # Something HA can command leads: a template sensor copying a light's context must
         # not take the light's suggestion with it.
         kept.sort(
             key=lambda f: (
-                action_for(*table.key_label(switched(f))) is None,
+                action_for(*table.key_label(f.steps[-1])) is None,
                 -f.occurrences,
                 -f.confidence,
-                table.key_label(switched(f)),
+                table.key_label(f.steps[-1]),
             )
         )
         lead = kept[0]
-        lead.together = sorted((switched(f) for f in kept[1:]), key=table.key_label)
+        lead.together = sorted((f.steps[-1] for f in kept[1:]), key=table.key_label)
         dropped.update(id(f) for f in members if f is not lead)
     return dropped
 

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping
 import time
 from typing import Any
 
-from .commands import fold_reactions, fold_time_habits
+from .commands import fold_commands
 from .found import Found
 from .model import Event, MinerConfig, MiningResult, Restarts
 from .pairs import detect_pairs
@@ -45,9 +45,9 @@ def mine(
     )
     read_s = time.perf_counter() - started
     members = _group_members(groups or {}, table.entities)
-    found: list[Found] = fold_time_habits(detect_time_of_day(table, cfg), table, members)
+    found: list[Found] = detect_time_of_day(table, cfg)
     pairs, index = detect_pairs(table, cfg, members)
-    found += fold_reactions(pairs, table, index.instances, members)
+    found = fold_commands(found + pairs, table, index.instances, members)
     found += detect_sequences(table, index, cfg)
     patterns: list[dict[str, Any]] = [build_pattern(f, table, zone, cfg, names) for f in found]
     patterns = _capped(patterns, cfg.max_patterns)
