@@ -204,9 +204,9 @@ async def ensure_login(session: aiohttp.ClientSession, base: str, config: Path) 
 
 
 async def wait_for_entities(
-    session: aiohttp.ClientSession, base: str, token: str, wanted: set[str], timeout_s: int = 120
+    session: aiohttp.ClientSession, base: str, token: str, wanted: set[str]
 ) -> None:
-    for _ in range(timeout_s):
+    for _ in range(120):
         states = await rest(session, base, token, "GET", "/api/states")
         if wanted <= {s["entity_id"] for s in states}:
             return
@@ -342,7 +342,7 @@ async def enable_category_sensors(session: aiohttp.ClientSession, base: str, tok
         # HA reloads the entry by itself 30 s after entities are enabled, even after a reload
         # of ours: wait for that one (the sensors appear), so that it does not come after the
         # demo says it is ready, in the middle of the first analysis or of someone's click.
-        await wait_for_entities(session, base, token, set(disabled), timeout_s=120)
+        await wait_for_entities(session, base, token, set(disabled))
 
 
 async def wait_for_sidecar(session: aiohttp.ClientSession, base: str, token: str) -> None:
