@@ -227,11 +227,58 @@ def _hass_ws(page: Page, message: dict[str, Any]) -> Any:
     return page.evaluate("(m) => document.querySelector('home-assistant').hass.callWS(m)", message)
 
 
+def test_card_watches_the_entity_its_options_name(demo: dict[str, Any]) -> None:
+    """New card options (as the dashboard editor applies them) change which entity's updates
+    reload the list: counted as the card's get_suggestions calls on HA's websocket."""
+    watched = "input_boolean.demo_bedroom_tommy"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        loads: list[float] = []
+
+        def on_websocket(ws: Any) -> None:
+            ws.on(
+                "framesent",
+                lambda frame: (
+                    loads.append(time.monotonic())
+                    if isinstance(frame, str) and '"get_suggestions"' in frame
+                    else None
+                ),
+            )
+
+        page.on("websocket", on_websocket)
+        try:
+            _open_dashboard(page, demo)
+            card = page.locator("homeiq-suggestions-card")
+
+            def settled() -> int:
+                page.wait_for_timeout(2000)
+                return len(loads)
+
+            def toggle_reloads() -> bool:
+                before = settled()
+                _post(demo, "/api/services/input_boolean/toggle", {"entity_id": watched})
+                page.wait_for_timeout(5000)
+                return len(loads) > before
+
+            assert loads, "the card never loaded its suggestions"
+            assert not toggle_reloads()  # not the card's entity: no reload
+            card.evaluate(
+                "(card, entity) => card.setConfig({type: 'custom:homeiq-suggestions-card', "
+                "title: 'New automation suggestions', max: 5, entity})",
+                watched,
+            )
+            assert toggle_reloads()  # the entity the new options name
+            expect(page.locator("homeiq-suggestions-card .item").first).to_be_visible()
+        finally:
+            browser.close()
+
+
 def test_dashboard_follows_decisions_errors_and_roles(demo: dict[str, Any]) -> None:
     """A failed action says so, non-admins get no buttons, decisions made elsewhere show up.
 
-    The demo home has few suggestions and the test above accepted one: this test changes
-    nothing until its last step.
+    The demo home has two suggestions and the first test accepted one: this test runs last
+    and changes nothing until its last step, which dismisses the other.
     """
     SHOTS.mkdir(parents=True, exist_ok=True)
     entry_id = _api(demo, "/api/config/config_entries/entry?domain=homeiq")[0]["entry_id"]
@@ -287,52 +334,5 @@ def test_dashboard_follows_decisions_errors_and_roles(demo: dict[str, Any]) -> N
             expect(
                 admin.locator(f'homeiq-suggestions-card .item[data-suggestion="{gone}"]')
             ).to_have_count(0, timeout=30_000)
-        finally:
-            browser.close()
-
-
-def test_card_watches_the_entity_its_options_name(demo: dict[str, Any]) -> None:
-    """New card options (as the dashboard editor applies them) change which entity's updates
-    reload the list: counted as the card's get_suggestions calls on HA's websocket."""
-    watched = "input_boolean.demo_bedroom_tommy"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        loads: list[float] = []
-
-        def on_websocket(ws: Any) -> None:
-            ws.on(
-                "framesent",
-                lambda frame: (
-                    loads.append(time.monotonic())
-                    if isinstance(frame, str) and '"get_suggestions"' in frame
-                    else None
-                ),
-            )
-
-        page.on("websocket", on_websocket)
-        try:
-            _open_dashboard(page, demo)
-            card = page.locator("homeiq-suggestions-card")
-
-            def settled() -> int:
-                page.wait_for_timeout(2000)
-                return len(loads)
-
-            def toggle_reloads() -> bool:
-                before = settled()
-                _post(demo, "/api/services/input_boolean/toggle", {"entity_id": watched})
-                page.wait_for_timeout(5000)
-                return len(loads) > before
-
-            assert loads, "the card never loaded its suggestions"
-            assert not toggle_reloads()  # not the card's entity: no reload
-            card.evaluate(
-                "(card, entity) => card.setConfig({type: 'custom:homeiq-suggestions-card', "
-                "title: 'New automation suggestions', max: 5, entity})",
-                watched,
-            )
-            assert toggle_reloads()  # the entity the new options name
-            expect(page.locator("homeiq-suggestions-card .item").first).to_be_visible()
         finally:
             browser.close()

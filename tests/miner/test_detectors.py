@@ -514,16 +514,20 @@ def test_group_following_its_member_is_no_reaction() -> None:
         events.append(Event(t + 4000, "light.room", "off"))
         events.append(Event(t + 4000.2, "light.floor", "off"))
 
-    def lamp_pairs(groups: dict[str, list[str]]) -> list[list[tuple[str, str]]]:
+    def lamp_pairs(groups: dict[str, list[str]]) -> list[tuple[tuple[str, str], set[str]]]:
+        """Each reaction's trigger and what it switches (its target and `together`)."""
         found = mine(events, time_zone=TZ, groups=groups).patterns
-        return [_steps(p) for p in _by_type(found, "trigger_action")]
+        return [
+            (_steps(p)[0], {_steps(p)[1][0]} | {t["entity_id"] for t in p["together"]})
+            for p in _by_type(found, "trigger_action")
+        ]
 
-    lamp_room = [("light.lamp", "on"), ("light.room", "on")]
-    lamp_floor = [("light.lamp", "on"), ("light.floor", "on")]
-    assert lamp_room in lamp_pairs({})
+    lamp_on = ("light.lamp", "on")
+    # No groups known: the room and the floor follow the lamp at the same moment.
+    assert (lamp_on, {"light.room", "light.floor"}) in lamp_pairs({})
     room_only = lamp_pairs({"light.room": ["light.lamp"]})
-    assert lamp_room not in room_only
-    assert lamp_floor in room_only  # the floor is no group yet
+    assert (lamp_on, {"light.floor"}) in room_only  # the floor is no group yet
+    assert not any("light.room" in switched for _, switched in room_only if _ == lamp_on)
     # The floor lists only the room: the lamp is its member through the room.
     assert lamp_pairs({"light.floor": ["light.room"], "light.room": ["light.lamp"]}) == []
 
@@ -564,11 +568,13 @@ def test_time_habits_of_one_command_fold_into_one_suggestion() -> None:
 
 
 def test_reactions_of_one_command_fold_into_one_suggestion() -> None:
-    # The front door opens; half a minute later one button turns on both hall lamps.
+    # The front door opens; half a minute later one button (one context) or one hand (a
+    # context each, 0.2 s apart) turns on both hall lamps: one habit. Switched minutes apart,
+    # they are two.
     rng = random.Random(13)
     lamps = ["light.hall_ceiling", "light.hall_wall"]
 
-    def home(shared_context: bool) -> list[Event]:
+    def home(how: str) -> list[Event]:
         events = []
         for day in range(14):
             t = _at(day, rng.uniform(17 * 60, 19 * 60))
@@ -576,8 +582,9 @@ def test_reactions_of_one_command_fold_into_one_suggestion() -> None:
             events.append(Event(t + 20, "binary_sensor.front_door", "off"))
             press = t + rng.uniform(20, 60)
             for n, lamp in enumerate(lamps):
-                ctx = f"01JBTN{day:020d}" if shared_context else f"01J{n:03d}{day:020d}"
-                events.append(Event(press + n * 0.2, lamp, "on", ctx))
+                ctx = f"01JBTN{day:020d}" if how == "command" else f"01J{n:03d}{day:020d}"
+                gap = rng.uniform(60, 200) if how == "apart" else 0.2
+                events.append(Event(press + n * gap, lamp, "on", ctx))
                 events.append(Event(t + 3 * 3600 + n * 600, lamp, "off"))
         return events
 
@@ -588,12 +595,43 @@ def test_reactions_of_one_command_fold_into_one_suggestion() -> None:
             if _steps(p)[0][0] == "binary_sensor.front_door"
         ]
 
-    assert sorted(_steps(p)[1][0] for p in reactions(home(shared_context=False))) == lamps
-    (folded,) = reactions(home(shared_context=True))
-    assert [_steps(folded)[1][0], *(t["entity_id"] for t in folded["together"])] == lamps
-    assert "in the same command" in folded["description"]
-    actions = folded["suggestion"]["actions"]
-    assert [a["target"]["entity_id"] for a in actions if "target" in a] == lamps
+    assert sorted(_steps(p)[1][0] for p in reactions(home("apart"))) == lamps
+    for how, said in (("command", "in the same command"), ("hand", "at the same moment")):
+        (folded,) = reactions(home(how))
+        assert [_steps(folded)[1][0], *(t["entity_id"] for t in folded["together"])] == lamps
+        assert said in folded["description"]
+        actions = folded["suggestion"]["actions"]
+        assert [a["target"]["entity_id"] for a in actions if "target" in a] == lamps
+
+
+def test_a_wall_switch_swept_by_hand_is_one_suggestion() -> None:
+    # Three buttons of one wall switch pressed in one sweep, in whichever order, each press
+    # its own context: every two of them make a reaction, seen on some sweeps each. One habit,
+    # one suggestion that switches the other two.
+    rng = random.Random(21)
+    buttons = ["switch.wall_left", "switch.wall_centre", "switch.wall_right"]
+    events = []
+    for day in range(21):
+        for state, minute in (("on", 18 * 60), ("off", 23 * 60)):
+            t = _at(day, minute + rng.uniform(-90, 90))
+            order = rng.sample(buttons, 3) if day % 3 else buttons
+            for n, button in enumerate(order):
+                events.append(Event(t + 0.4 * n, button, state, f"01J{n}{state}{day:018d}"))
+        # Now and then one button alone.
+        lone = rng.choice(buttons)
+        events.append(Event(_at(day, 12 * 60), lone, "on", f"01JLONEON{day:017d}"))
+        events.append(Event(_at(day, 12 * 60 + 30), lone, "off", f"01JLONEOF{day:017d}"))
+    reactions = _by_type(mine(events, time_zone=TZ).patterns, "trigger_action")
+    by_state = {
+        state: [p for p in reactions if _steps(p)[0][1] == state] for state in ("on", "off")
+    }
+    for state, found in by_state.items():
+        assert len(found) == 1, [p["description"] for p in found]
+        (habit,) = found
+        switched = [a["target"]["entity_id"] for a in habit["suggestion"]["actions"]]
+        assert sorted([_steps(habit)[0][0], *switched]) == sorted(buttons)
+        assert habit["together"][0]["state"] == state
+        assert "at the same moment" in habit["description"]
 
 
 def test_a_commandable_habit_leads_its_command() -> None:

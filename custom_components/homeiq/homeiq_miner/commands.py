@@ -19,7 +19,7 @@ from .table import EventTable
 
 # Changes of one command land within this many seconds of each other (a group or a bridge
 # follows its members within a second or two).
-_ONE_MOMENT_S = 5.0
+ONE_MOMENT_S = 5.0
 
 Groups = frozenset[tuple[int, int]]  # (group, member) entity codes; member -1: has no rows
 
@@ -62,10 +62,42 @@ def _fold(
     Two habits belong together when each has more than half of its occurrences in contexts the
     other also has, at the same moment (a script's "on, wait 15 min, off" shares its run's
     context too, and is two habits; a lamp switched alone on most days stays its own habit).
+    """
+    # Only habits of one kind can fold, and only those with contexts: compare within buckets
+    # (a big home has thousands of reactions, a few per trigger).
+    buckets: dict[Hashable, list[int]] = {}
+    for n, f in enumerate(items):
+        if contexts[n]:
+            buckets.setdefault(_kind(f), []).append(n)
+    links: list[tuple[int, int]] = []
+    for bucket in buckets.values():
+        for a, x in enumerate(bucket):
+            for y in bucket[a + 1 :]:
+                shared = sum(
+                    1
+                    for c in contexts[x].keys() & contexts[y].keys()
+                    if abs(contexts[x][c] - contexts[y][c]) <= ONE_MOMENT_S
+                )
+                if shared * 2 > items[x].occurrences and shared * 2 > items[y].occurrences:
+                    links.append((x, y))
+    return fold_linked(items, links, table=table, groups=groups)
+
+
+def fold_linked(
+    items: list[Found],
+    links: list[tuple[int, int]],
+    *,
+    table: EventTable,
+    groups: Groups,
+    also: dict[int, list[int]] | None = None,
+) -> set[int]:
+    """Fold the clusters that `links` (pairs of indexes into `items`) make: the lead's
+    `together` gets the others' last steps (and `also[n]`: more keys item n switched at that
+    moment); return the ids of the others (dropped).
+
     Of a group and its members, the group switched with exactly its members stands for them
     (one action on the group); a group that follows only some of them is left out, as its
-    state follows theirs. The habit seen most often among those HA can command leads; the
-    others become its `together`.
+    state follows theirs. The habit seen most often among those HA can command leads.
     """
     parent = list(range(len(items)))
 
@@ -75,30 +107,16 @@ def _fold(
             n = parent[n]
         return n
 
-    # Only habits of one kind can fold, and only those with contexts: compare within buckets
-    # (a big home has thousands of reactions, a few per trigger).
-    buckets: dict[Hashable, list[int]] = {}
-    for n, f in enumerate(items):
-        if contexts[n]:
-            buckets.setdefault(_kind(f), []).append(n)
-    for bucket in buckets.values():
-        for a, x in enumerate(bucket):
-            for y in bucket[a + 1 :]:
-                shared = sum(
-                    1
-                    for c in contexts[x].keys() & contexts[y].keys()
-                    if abs(contexts[x][c] - contexts[y][c]) <= _ONE_MOMENT_S
-                )
-                if shared * 2 > items[x].occurrences and shared * 2 > items[y].occurrences:
-                    parent[root(y)] = root(x)
-
-    clusters: dict[int, list[Found]] = {}
-    for n, f in enumerate(items):
-        clusters.setdefault(root(n), []).append(f)
+    for x, y in links:
+        parent[root(y)] = root(x)
+    clusters: dict[int, list[int]] = {}
+    for n in range(len(items)):
+        clusters.setdefault(root(n), []).append(n)
     dropped: set[int] = set()
-    for members in clusters.values():
-        if len(members) < 2:
+    for indexes in clusters.values():
+        if len(indexes) < 2:
             continue
+        members = [items[n] for n in indexes]
         entity = {id(f): int(table.key_entity[f.steps[-1]]) for f in members}
         kept = _without_derived(members, entity, groups)
         # Something HA can command leads: a template sensor copying a light's context must
@@ -112,7 +130,15 @@ def _fold(
             )
         )
         lead = kept[0]
-        lead.together = sorted((f.steps[-1] for f in kept[1:]), key=table.key_label)
+        kept_ids = {id(f) for f in kept}
+        keys = {k for f in kept for k in (f.steps[-1], *f.together)}
+        keys.update(k for n in indexes if id(items[n]) in kept_ids for k in (also or {}).get(n, ()))
+        # A group whose member is switched here follows it (an `also` key may be one).
+        switched = {int(table.key_entity[k]) for k in keys | set(lead.steps)}
+        keys = {
+            k for k in keys if not any((int(table.key_entity[k]), e) in groups for e in switched)
+        }
+        lead.together = sorted(keys - set(lead.steps), key=table.key_label)
         dropped.update(id(f) for f in members if f is not lead)
     return dropped
 

@@ -36,3 +36,4 @@ class Found:
     support: float | None = None
     rows: npt.NDArray[np.int64] | None = None  # time habits: the table rows of the occurrences
     together: list[int] = field(default_factory=list)  # keys changed in the same command
+    together_at_once: bool = False  # ... or at the same moment, by hand (moments.py)

@@ -9,6 +9,7 @@ from typing import Any
 from .commands import fold_commands
 from .found import Found
 from .model import Event, MinerConfig, MiningResult, Restarts
+from .moments import fold_moments
 from .pairs import detect_pairs
 from .patterns import build_pattern
 from .readers import load_zone
@@ -48,6 +49,7 @@ def mine(
     found: list[Found] = detect_time_of_day(table, cfg)
     pairs, index = detect_pairs(table, cfg, members)
     found = fold_commands(found + pairs, table, index.instances, members)
+    found = fold_moments(found, table, index.instances, members, cfg)
     found += detect_sequences(table, index, cfg)
     patterns: list[dict[str, Any]] = [build_pattern(f, table, zone, cfg, names) for f in found]
     patterns = _capped(patterns, cfg.max_patterns)

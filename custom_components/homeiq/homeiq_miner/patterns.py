@@ -127,7 +127,8 @@ def build_pattern(
     together = [table.key_label(k) for k in found.together]
     pattern["together"] = [{"entity_id": e, "state": s} for e, s in together]
     also = [((names or {}).get(e, e), s) for e, s in together]
-    same_command = f"; in the same command {_and(_became(*x) for x in also)}" if also else ""
+    how = "at the same moment" if found.together_at_once else "in the same command"
+    same_command = f"; {how} {_and(_became(*x) for x in also)}" if also else ""
     if found.type == TIME_OF_DAY:
         assert found.time_min is not None
         assert found.weekdays is not None
