@@ -533,27 +533,43 @@ def test_group_following_its_member_is_no_reaction() -> None:
 
 
 def _evening_command(
-    entities: list[str], *, days: int = 14, shared_context: bool = True, minutes: float = 19 * 60
+    entities: list[str],
+    *,
+    days: int = 14,
+    shared_context: bool = True,
+    minutes: float = 19 * 60,
+    gap_s: float = 0.2,
 ) -> list[Event]:
     """One command (a scene, a group) switches the entities on at about the same time each
-    day, within a second of each other; each goes off later on its own."""
+    day, `gap_s` apart; each goes off later on its own."""
     rng = random.Random(12)
     events = []
     for day in range(days):
         t = _at(day, minutes + rng.uniform(-10, 10))
         for n, entity_id in enumerate(entities):
             ctx = f"01JCMD{day:020d}" if shared_context else f"01J{n:03d}{day:020d}"
-            events.append(Event(t + 0.2 * n, entity_id, "on", ctx, None, "user-1"))
+            events.append(Event(t + gap_s * n, entity_id, "on", ctx, None, "user-1"))
             events.append(Event(t + rng.uniform(3600, 7200), entity_id, "off"))
     return events
 
 
 def test_time_habits_of_one_command_fold_into_one_suggestion() -> None:
     lamps = ["light.sofa", "light.reading"]
+    # Switched by hand three minutes apart: two habits.
     apart = _by_type(
-        mine(_evening_command(lamps, shared_context=False), time_zone=TZ).patterns, "time_of_day"
+        mine(_evening_command(lamps, shared_context=False, gap_s=180), time_zone=TZ).patterns,
+        "time_of_day",
     )
     assert sorted(_steps(p)[0][0] for p in apart if _steps(p)[0][1] == "on") == sorted(lamps)
+    # By hand within a second: one habit, "at the same moment".
+    by_hand = _by_type(
+        mine(_evening_command(lamps, shared_context=False), time_zone=TZ).patterns, "time_of_day"
+    )
+    (habit,) = [p for p in by_hand if _steps(p)[0][1] == "on"]
+    assert sorted([_steps(habit)[0][0], *(t["entity_id"] for t in habit["together"])]) == sorted(
+        lamps
+    )
+    assert "at the same moment" in habit["description"]
 
     found = _by_type(mine(_evening_command(lamps), time_zone=TZ).patterns, "time_of_day")
     on = [p for p in found if _steps(p)[0][1] == "on"]

@@ -35,12 +35,12 @@ def fold_commands(
     dropped: set[int] = set()
     for kind in (TIME_OF_DAY, TRIGGER_ACTION):
         items = [f for f in found if f.type == kind]
-        rows = [_switched_rows(f, instances) for f in items]
+        rows = [switched_rows(f, instances) for f in items]
         dropped |= _fold(items, [_contexts(table, r) for r in rows], table=table, groups=groups)
     return [f for f in found if id(f) not in dropped]
 
 
-def _switched_rows(f: Found, instances: Instances) -> npt.NDArray[np.int64]:
+def switched_rows(f: Found, instances: Instances) -> npt.NDArray[np.int64]:
     """The table rows of the changes the habit makes: a time habit's own, a reaction's action."""
     if f.type == TIME_OF_DAY:
         assert f.rows is not None
@@ -48,7 +48,7 @@ def _switched_rows(f: Found, instances: Instances) -> npt.NDArray[np.int64]:
     return instances[(f.steps[0], f.steps[1])][1]
 
 
-def _kind(f: Found) -> Hashable:
+def kind_of(f: Found) -> Hashable:
     """Only habits of one kind can be one command: same weekday class, or same trigger."""
     return tuple(f.weekdays or ()) if f.type == TIME_OF_DAY else f.steps[0]
 
@@ -68,7 +68,7 @@ def _fold(
     buckets: dict[Hashable, list[int]] = {}
     for n, f in enumerate(items):
         if contexts[n]:
-            buckets.setdefault(_kind(f), []).append(n)
+            buckets.setdefault(kind_of(f), []).append(n)
     links: list[tuple[int, int]] = []
     for bucket in buckets.values():
         for a, x in enumerate(bucket):

@@ -4,18 +4,20 @@ A three-gang wall switch pressed in one sweep, or two lamps switched a second ap
 door opens, carry no shared context (each press is its own command), so `commands` cannot fold
 them. They come out as a reaction between every two of them, in whichever order the fingers
 went ("centre right after right", "left right after centre", "left right after right"), each
-seen on some of the sweeps: several suggestions for one habit. Reactions that share a change
-and switch their targets within a moment of each other on most occurrences fold into the one
-seen most often; the others' changes join its `together`.
+seen on some of the sweeps, and as a time habit each if the sweep comes at a time of day:
+several suggestions for one habit. Habits that switch within a moment of each other on most
+occurrences fold into the one seen most often; the others' changes join its `together`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 import numpy.typing as npt
 
-from .commands import ONE_MOMENT_S, Groups, Instances, fold_linked
-from .found import TRIGGER_ACTION, Found
+from .commands import ONE_MOMENT_S, Groups, Instances, fold_linked, kind_of, switched_rows
+from .found import TIME_OF_DAY, TRIGGER_ACTION, Found
 from .model import MinerConfig
 from .patterns import automated_reason
 from .suggest import action_for
@@ -29,12 +31,46 @@ def fold_moments(
     groups: Groups,
     cfg: MinerConfig,
 ) -> list[Found]:
-    """Reactions to one trigger, or chained within a moment ("B right after A", "C right
-    after B"), whose targets switch at the same moment on more than half of the occurrences
-    of each, become one. Existing automations keep their own patterns."""
-    items = [f for f in found if f.type == TRIGGER_ACTION and _suggestible(f, table, cfg)]
+    """Habits the user switches at the same moment on more than half of the occurrences of
+    each become one: time habits of one weekday class; reactions to one trigger, or chained
+    within a moment ("B right after A", "C right after B"). Existing automations keep their
+    own patterns."""
+    dropped: set[int] = set()
+    for kind in (TIME_OF_DAY, TRIGGER_ACTION):
+        items = [f for f in found if f.type == kind and _suggestible(f, table, cfg)]
+        times = [np.sort(table.ts[switched_rows(f, instances)]) for f in items]
+        if kind == TIME_OF_DAY:
+            links, also = _time_habit_links(items, times), {}
+        else:
+            links, also = _reaction_links(items, times, table)
+        before = {id(f): list(f.together) for f in items}
+        dropped |= fold_linked(items, links, table=table, groups=groups, also=also)
+        for f in items:
+            if f.together != before[id(f)]:
+                f.together_at_once = True
+    return [f for f in found if id(f) not in dropped]
+
+
+def _time_habit_links(
+    items: list[Found], times: list[npt.NDArray[np.float64]]
+) -> list[tuple[int, int]]:
+    buckets: dict[Hashable, list[int]] = {}
+    for n, f in enumerate(items):
+        buckets.setdefault(kind_of(f), []).append(n)
+    return [
+        (x, y)
+        for bucket in buckets.values()
+        for a, x in enumerate(bucket)
+        for y in bucket[a + 1 :]
+        if _coincide(times[x], times[y])
+    ]
+
+
+def _reaction_links(
+    items: list[Found], times: list[npt.NDArray[np.float64]], table: EventTable
+) -> tuple[list[tuple[int, int]], dict[int, list[int]]]:
+    """Links, and the triggers switched at the moment too (those of reactions within it)."""
     at_once = [f.delay_s is not None and f.delay_s <= ONE_MOMENT_S for f in items]
-    times = [np.sort(table.ts[instances[(f.steps[0], f.steps[1])][1]]) for f in items]
     by_key: dict[int, list[int]] = {}
     for n, f in enumerate(items):
         for k in f.steps:
@@ -49,22 +85,16 @@ def fold_moments(
                 one_trigger = items[x].steps[0] == k == items[y].steps[0]
                 if (one_trigger or (at_once[x] and at_once[y])) and _coincide(times[x], times[y]):
                     links.append((x, y))
-    # The trigger of a reaction within a moment was switched at that moment too.
     also = {
         n: [f.steps[0]]
         for n, f in enumerate(items)
         if at_once[n] and action_for(*table.key_label(f.steps[0])) is not None
     }
-    before = {id(f): list(f.together) for f in items}
-    dropped = fold_linked(items, links, table=table, groups=groups, also=also)
-    for f in items:
-        if f.together != before[id(f)]:
-            f.together_at_once = True
-    return [f for f in found if id(f) not in dropped]
+    return links, also
 
 
 def _suggestible(f: Found, table: EventTable, cfg: MinerConfig) -> bool:
-    """A reaction the user makes (not an automation) to something HA can command."""
+    """A habit of the user's (not an automation) that switches something HA can command."""
     steps = [table.key_label(k) for k in f.steps]
     return automated_reason(f, steps[0], cfg) is None and action_for(*steps[-1]) is not None
 
