@@ -39,8 +39,9 @@ def fold_moments(
     for kind in (TIME_OF_DAY, TRIGGER_ACTION):
         items = [f for f in found if f.type == kind and _suggestible(f, table, cfg)]
         times = [np.sort(table.ts[switched_rows(f, instances)]) for f in items]
+        also: dict[int, list[int]] = {}
         if kind == TIME_OF_DAY:
-            links, also = _time_habit_links(items, times), {}
+            links = _time_habit_links(items, times)
         else:
             links, also = _reaction_links(items, times, table)
         before = {id(f): list(f.together) for f in items}
