@@ -203,12 +203,46 @@ def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any]) -> None:
             break
         time.sleep(1)
     assert automations - automations_before, "accepting did not create an automation"
+    (created,) = automations - automations_before
+    _check_automation_runs(demo, created)
 
     # HA's own log names the models too, as the sensor's attribute does.
     last = _api(demo, "/api/states/sensor.homeiq_last_analysis")
     assert set(last["attributes"]["models"]) == {"embed", "rerank", "classify"}
     log = (demo["config"] / "hass.out").read_text(errors="replace")
     assert "; models: embed " in log
+
+
+def _check_automation_runs(info: dict[str, Any], entity_id: str) -> None:
+    """The accepted automation does what its suggestion said: its trigger entity switched by
+    hand switches every target (the demo's suggestions fold a 3-gang switch: two targets)."""
+    automation_id = _api(info, f"/api/states/{entity_id}")["attributes"]["id"]
+    config = _api(info, f"/api/config/automation/config/{automation_id}")
+    (trigger,) = config["triggers"]
+    wanted = {
+        a["target"]["entity_id"]: a["action"].rsplit("_", 1)[1]
+        for a in config["actions"]
+        if a.get("action", "").split(".")[-1] in ("turn_on", "turn_off")
+    }
+    assert len(wanted) >= 2, config["actions"]
+
+    def switch(entity: str, state: str) -> None:
+        domain = entity.split(".", maxsplit=1)[0]
+        _post(info, f"/api/services/{domain}/turn_{state}", {"entity_id": entity})
+
+    flip = {"on": "off", "off": "on"}
+    for entity, state in wanted.items():
+        switch(entity, flip[state])
+    switch(trigger["entity_id"], flip[trigger["to"]])
+    time.sleep(1)
+    switch(trigger["entity_id"], trigger["to"])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = {e: _api(info, f"/api/states/{e}")["state"] for e in wanted}
+        if now == wanted:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"after {trigger}: {now}, wanted {wanted}")
 
 
 def _post(info: dict[str, Any], path: str, body: dict[str, Any]) -> Any:
