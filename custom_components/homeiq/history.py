@@ -101,11 +101,16 @@ def _area_entities(hass: HomeAssistant, area_ids: Iterable[str]) -> set[str]:
     return found
 
 
-def _hidden_by_integrations(hass: HomeAssistant) -> set[str]:
+def _not_household(hass: HomeAssistant) -> set[str]:
+    """Entities no household acts through: one an integration hid (another entity stands
+    for it: switch_as_x's light for the relay it wraps, a group that hides its members), and
+    a device's settings and health (`entity_category` config or diagnostic: child lock,
+    power-on behaviour, connectivity, firmware updates), which HA itself keeps off
+    auto-generated dashboards."""
     return {
         entry.entity_id
         for entry in er.async_get(hass).entities.values()
-        if entry.hidden_by is er.RegistryEntryHider.INTEGRATION
+        if entry.hidden_by is er.RegistryEntryHider.INTEGRATION or entry.entity_category
     }
 
 
@@ -133,10 +138,9 @@ def async_build_selection(
     if include_areas := options.get(CONF_INCLUDE_AREAS):
         include_only = _area_entities(hass, include_areas)
     always = frozenset(options.get(CONF_INCLUDE_ENTITIES) or ())
-    # An entity an integration hid is shown through another one (switch_as_x's light for the
-    # relay it wraps, a group that hides its members): reading both would find "the light
-    # turns on right after the relay" for one device. Naming it explicitly still reads it.
-    represented = _hidden_by_integrations(hass)
+    # Reading a hidden relay beside its light finds "the light turns on right after the
+    # relay" for one device; a router's connectivity is no habit. Naming them still reads them.
+    represented = _not_household(hass)
     if "person" in domains:
         # A person stands for the trackers assigned to it: reading both finds every habit
         # around arriving home twice (after the phone, and after the person).

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, EntityCategory
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import (
     area_registry as ar,
@@ -100,6 +100,20 @@ async def test_selection_by_domain_area_and_entity(
     named = async_build_selection(hass, {CONF_INCLUDE_ENTITIES: [relay.entity_id]})
     assert named.wants(relay.entity_id)
     assert async_build_selection(hass, {}, [relay.entity_id]).wants(relay.entity_id)
+
+    # A device's settings and health are no habits: not read unless named.
+    child_lock = entity_registry.async_get_or_create(
+        "switch", "test", "lock", entity_category=EntityCategory.CONFIG
+    )
+    online = entity_registry.async_get_or_create(
+        "binary_sensor", "test", "online", entity_category=EntityCategory.DIAGNOSTIC
+    )
+    assert not async_build_selection(hass, {}).wants(child_lock.entity_id)
+    assert not async_build_selection(hass, {}).wants(online.entity_id)
+    assert async_build_selection(hass, {CONF_INCLUDE_ENTITIES: [online.entity_id]}).wants(
+        online.entity_id
+    )
+    assert async_build_selection(hass, {}, [child_lock.entity_id]).wants(child_lock.entity_id)
 
     # A person stands for its trackers; without persons (or named) the tracker is read.
     hass.states.async_set("person.anna", "home", {"device_trackers": ["device_tracker.anna_phone"]})
