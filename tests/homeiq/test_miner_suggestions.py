@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.common import MockUser, async_mock_se
 import voluptuous as vol
 
 from homeiq_miner import Event as MinerEvent, mine
+from homeiq_miner.suggest import chain_suggestion
 from homeiq_miner.synth import make_home
 
 
@@ -93,12 +94,49 @@ async def test_state_trigger_ignores_restored_states(hass: HomeAssistant) -> Non
     assert len(calls) == 1
 
 
+async def test_scene_trigger_runs_on_each_activation(hass: HomeAssistant) -> None:
+    """A suggested "scene X, then B" runs on every activation of the real scene (its state is
+    the activation time), not on an attribute update, nor when the scene goes away or is
+    removed (a reload of scenes). The very first activation ever starts from `unknown`, like
+    a device coming back, and is left out."""
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"tv": {}}})
+    assert await async_setup_component(
+        hass, "scene", {"scene": [{"name": "movie", "entities": {"input_boolean.tv": "on"}}]}
+    )
+    calls = async_mock_service(hass, "light", "turn_off")
+    config = chain_suggestion(
+        alias="movie",
+        description="The hall light turns off after the movie scene.",
+        steps=[("scene.movie", "activated"), ("light.hall", "off")],
+        delays_s=[5.0],
+        min_delay_s=60.0,
+    )
+    assert config is not None
+    assert await async_setup_component(hass, "automation", {"automation": [config]})
+    await hass.async_block_till_done()
+    for expected in (0, 1, 2):
+        await hass.services.async_call(
+            "scene", "turn_on", {"entity_id": "scene.movie"}, blocking=True
+        )
+        await hass.async_block_till_done()
+        assert len(calls) == expected
+    state = hass.states.get("scene.movie")
+    assert state is not None
+    hass.states.async_set("scene.movie", state.state, {"extra": 1})
+    hass.states.async_remove("scene.movie")
+    hass.states.async_set("scene.movie", state.state)
+    hass.states.async_set("scene.movie", "unavailable")
+    await hass.async_block_till_done()
+    assert len(calls) == 2
+
+
 async def test_one_command_in_home_assistant_is_no_habit(
     hass: HomeAssistant, hass_admin_user: MockUser
 ) -> None:
     """A scene switches two helpers in the caller's context, and a light group follows its
     member in the member's context: HA's own entities, recorded as HA writes them, give the
-    miner no "B right after A" habit; the same rows without contexts would."""
+    miner no "B right after A" habit (the same rows without contexts would), and a scene
+    activated every evening is a habit of its own."""
     assert await async_setup_component(
         hass, "input_boolean", {"input_boolean": {"sofa": {}, "reading": {}}}
     )
@@ -138,7 +176,7 @@ async def test_one_command_in_home_assistant_is_no_habit(
 
     @callback
     def record(event: Event[EventStateChangedData]) -> None:
-        if (new := event.data["new_state"]) is not None and not new.entity_id.startswith("scene."):
+        if (new := event.data["new_state"]) is not None:
             seen.append((time.time(), new.entity_id, new.state, new.context.id))
 
     hass.bus.async_listen(EVENT_STATE_CHANGED, record)
@@ -171,7 +209,12 @@ async def test_one_command_in_home_assistant_is_no_habit(
         "input_boolean.sofa",
         "input_boolean.reading",
         "light.hall",
+        "scene.evening",
     }
+    # A scene's state is the time of its activation, written in the caller's context.
+    scene_rows = [e for e in events if e.entity_id == "scene.evening"]
+    assert len({e.state for e in scene_rows}) == 14
+    assert all(e.context_id for e in scene_rows)
 
     def pairs(rows: list[MinerEvent]) -> set[frozenset[str]]:
         found = mine(rows, time_zone="UTC").patterns
@@ -182,27 +225,27 @@ async def test_one_command_in_home_assistant_is_no_habit(
         }
 
     without_contexts = pairs([MinerEvent(e.ts, e.entity_id, e.state) for e in events])
-    assert frozenset({"input_boolean.sofa", "input_boolean.reading"}) in without_contexts
+    assert any("input_boolean.sofa" in pair for pair in without_contexts)
     assert frozenset({"light.hall_lamp", "light.hall"}) in without_contexts
     assert pairs(events) == set()
 
-    # The evening scene is one time habit that switches both helpers, and the lamp's is the
-    # lamp's (its group, as HA lists it, follows): valid automations for HA.
+    # Each scene is one time habit, activating it (it sets both helpers), and the lamp's is
+    # the lamp's (its group, as HA lists it, follows): valid automations for HA.
     groups = {"light.hall": list(hass.states.get("light.hall").attributes["entity_id"])}
     habits = [
         p
         for p in mine(events, time_zone="UTC", groups=groups).patterns
-        if p["type"] == "time_of_day" and p["steps"][0]["state"] == "on"
+        if p["type"] == "time_of_day" and p["steps"][0]["state"] != "off"
     ]
     assert {
         frozenset([p["steps"][0]["entity_id"], *(t["entity_id"] for t in p["together"])])
         for p in habits
-    } == {
-        frozenset({"input_boolean.sofa", "input_boolean.reading"}),
-        frozenset({"light.hall_lamp"}),
-    }
-    scene = next(p for p in habits if p["together"])
-    assert len(scene["suggestion"]["actions"]) == 2
-    validated = await async_validate_config_item(hass, "scene_habit", scene["suggestion"])
-    assert validated is not None
-    assert getattr(validated, "validation_error", None) is None
+    } == {frozenset({"scene.evening"}), frozenset({"scene.night"}), frozenset({"light.hall_lamp"})}
+    for habit in habits:
+        validated = await async_validate_config_item(hass, habit["id"], habit["suggestion"])
+        assert validated is not None
+        assert getattr(validated, "validation_error", None) is None
+    evening = next(p for p in habits if p["steps"][0]["entity_id"] == "scene.evening")
+    assert evening["suggestion"]["actions"] == [
+        {"action": "scene.turn_on", "target": {"entity_id": "scene.evening"}}
+    ]

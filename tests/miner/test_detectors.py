@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from homeiq_miner import Event, InputError, MinerConfig, mine
+from homeiq_miner.suggest import USED_NOT_RELOADED
 
 TZ = "Europe/Amsterdam"
 ZONE = ZoneInfo(TZ)
@@ -664,6 +665,57 @@ def test_a_commandable_habit_leads_its_command() -> None:
         ("light.kitchen", ["binary_sensor.kitchen_in_use"])
     ]
     assert on[0]["suggestion"] is not None
+
+
+def test_a_scene_is_a_habit_and_stands_for_what_it_sets() -> None:
+    # A scene's state is the time it was last activated: a new state every evening. At 20:00
+    # the user activates "evening" (it sets two lamps, in its context); 30-90 s after "home"
+    # is activated, they switch the hall light on. Both are habits, with the scene's own
+    # actions and a trigger on any new activation.
+    rng = random.Random(5)
+    events = []
+    for day in range(14):
+        t = _at(day, 20 * 60 + rng.uniform(-5, 5))
+        ctx = f"01JEVENING{day:016d}"
+        events.append(Event(t, "scene.evening", _iso(t), ctx, None, "user-1"))
+        events.append(Event(t + 0.1, "light.sofa", "on", ctx, None, "user-1"))
+        events.append(Event(t + 0.2, "light.reading", "on", ctx, None, "user-1"))
+        events.append(Event(t + 3 * 3600, "light.sofa", "off"))
+        events.append(Event(t + 3 * 3600 + 60, "light.reading", "off"))
+        home = _at(day, rng.uniform(16 * 60, 19 * 60))
+        events.append(Event(home, "scene.home", _iso(home), f"01JHOME{day:019d}"))
+        events.append(Event(home + rng.uniform(30, 90), "light.hall", "on"))
+        events.append(Event(home + 1800, "light.hall", "off"))
+    patterns = mine(events, time_zone=TZ).patterns
+    evening = [
+        p for p in _by_type(patterns, "time_of_day") if _steps(p)[0][0] != "light.hall"
+        and _steps(p)[0][1] != "off"
+    ]  # fmt: skip
+    assert [(_steps(p), p["together"]) for p in evening] == [([("scene.evening", "activated")], [])]
+    assert "scene.evening is activated around 20:" in evening[0]["description"]
+    assert evening[0]["suggestion"]["actions"] == [
+        {"action": "scene.turn_on", "target": {"entity_id": "scene.evening"}}
+    ]
+    (hall,) = [
+        p
+        for p in _by_type(patterns, "trigger_action")
+        if _steps(p)[0] == ("scene.home", "activated")
+    ]
+    assert _steps(hall)[1] == ("light.hall", "on")
+    assert hall["suggestion"]["triggers"] == [
+        {
+            "trigger": "state",
+            "entity_id": "scene.home",
+            "not_to": ["unavailable", "unknown"],
+            "not_from": ["unavailable", "unknown"],
+        }
+    ]
+    # Not when the scene is removed or added again (a reload of scenes).
+    assert hall["suggestion"]["conditions"] == [USED_NOT_RELOADED]
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, ZONE).isoformat()
 
 
 def test_group_stands_for_its_members_in_one_command() -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .found import TIME_OF_DAY, TRIGGER_ACTION, Found
+from .model import USE_STATES
 from .suggest import action_for
 from .table import EventTable
 
@@ -80,7 +81,7 @@ def _fold(
                 )
                 if shared * 2 > items[x].occurrences and shared * 2 > items[y].occurrences:
                     links.append((x, y))
-    return fold_linked(items, links, table=table, groups=groups)
+    return fold_linked(items, links, table=table, groups=groups, one_command=True)
 
 
 def fold_linked(
@@ -90,6 +91,7 @@ def fold_linked(
     table: EventTable,
     groups: Groups,
     also: dict[int, list[int]] | None = None,
+    one_command: bool = False,
 ) -> set[int]:
     """Fold the clusters that `links` (pairs of indexes into `items`) make: the lead's
     `together` gets the others' last steps (and `also[n]`: more keys item n switched at that
@@ -97,7 +99,8 @@ def fold_linked(
 
     Of a group and its members, the group switched with exactly its members stands for them
     (one action on the group); a group that follows only some of them is left out, as its
-    state follows theirs. The habit seen most often among those HA can command leads.
+    state follows theirs. With `one_command`, a scene among them stands for the rest (it set
+    them). The habit seen most often among those HA can command leads.
     """
     parent = list(range(len(items)))
 
@@ -119,6 +122,9 @@ def fold_linked(
         members = [items[n] for n in indexes]
         entity = {id(f): int(table.key_entity[f.steps[-1]]) for f in members}
         kept = _without_derived(members, entity, groups)
+        if one_command:
+            # A scene sets what changed in its command: activating it is the whole habit.
+            kept = [f for f in kept if _is_scene_use(table, f.steps[-1])] or kept
         # Something HA can command leads: a template sensor copying a light's context must
         # not take the light's suggestion with it.
         kept.sort(
@@ -141,6 +147,11 @@ def fold_linked(
         lead.together = sorted(keys - set(lead.steps), key=table.key_label)
         dropped.update(id(f) for f in members if f is not lead)
     return dropped
+
+
+def _is_scene_use(table: EventTable, key: int) -> bool:
+    entity_id, state = table.key_label(key)
+    return entity_id.startswith("scene.") and state == USE_STATES["scene"]
 
 
 def _contexts(table: EventTable, rows: npt.NDArray[np.int64]) -> dict[int, float]:

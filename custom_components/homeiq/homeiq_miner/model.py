@@ -18,6 +18,12 @@ class Event(NamedTuple):
     context_user_id: str | None = None
 
 
+# Domains whose state is the time they were last used (a scene's activation, a button's
+# press): every new time is one use, mined as this state (each time its own state would
+# never repeat, so a scene at 19:00 every evening would never be a habit).
+USE_STATES: dict[str, str] = {"scene": "activated", "button": "pressed", "input_button": "pressed"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Restarts:
     """When Home Assistant started, from the recorder: each run's start (the recorder starts

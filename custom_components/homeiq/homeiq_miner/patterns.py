@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .found import SEQUENCE, TIME_OF_DAY, TRIGGER_ACTION, Found
-from .model import MinerConfig
+from .model import USE_STATES, MinerConfig
 from .suggest import action_for, chain_suggestion, time_suggestion
 from .table import EventTable
 
@@ -24,6 +24,8 @@ def _hhmm(minutes: float) -> str:
 def _became(entity_id: str, state: str) -> str:
     if state in ("on", "off"):
         return f"{entity_id} turns {state}"
+    if state in USE_STATES.values():
+        return f"{entity_id} is {state}"
     return f"{entity_id} becomes {state}"
 
 

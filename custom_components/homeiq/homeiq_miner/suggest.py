@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .model import USE_STATES
+
 _DAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 _ON_OFF = {
@@ -68,6 +70,8 @@ def action_for(entity_id: str, state: str) -> dict[str, Any] | None:
         service = f"turn_{state}"
     elif domain == "script" and state == "on":
         service = "turn_on"
+    elif is_use(entity_id, state):
+        service = "turn_on" if domain == "scene" else "press"
     elif domain == "cover":
         service = _COVER.get(state)
     elif domain == "valve":
@@ -129,6 +133,35 @@ def time_suggestion(
     }
 
 
+# A scene's or button's trigger has no `to` (any new time is a use), so HA would also run it
+# when the entity is removed or added again (a reload of scenes, which saving one in the UI
+# does): a "state" then goes to or comes from nothing.
+USED_NOT_RELOADED = {
+    "condition": "template",
+    "value_template": "{{ trigger.from_state is not none and trigger.to_state is not none }}",
+}
+
+
+def is_use(entity_id: str, state: str) -> bool:
+    """A scene's activation or a button's press (USE_STATES)."""
+    return USE_STATES.get(entity_id.split(".", 1)[0]) == state
+
+
+def state_trigger(entity_id: str, state: str) -> dict[str, Any]:
+    """A trigger on entity_id changing to state; for a scene or button, on any new use
+    (with the USED_NOT_RELOADED condition)."""
+    trigger: dict[str, Any] = {"trigger": "state", "entity_id": entity_id}
+    if is_use(entity_id, state):
+        # Its state is the time of the use: any new time, but not going away.
+        trigger["not_to"] = list(NOT_A_CHANGE)
+    else:
+        trigger["to"] = state
+    # Not when HA restores states at start-up or a device comes back online: the habit
+    # follows a real change, not "unavailable" -> "on".
+    trigger["not_from"] = list(NOT_A_CHANGE)
+    return trigger
+
+
 def chain_suggestion(
     *,
     alias: str,
@@ -157,17 +190,8 @@ def chain_suggestion(
     return {
         "alias": alias,
         "description": description,
-        "triggers": [
-            {
-                "trigger": "state",
-                "entity_id": trigger_entity,
-                "to": trigger_state,
-                # Not when HA restores states at start-up or a device comes back online: the
-                # habit follows a real change, not "unavailable" -> "on".
-                "not_from": list(NOT_A_CHANGE),
-            }
-        ],
-        "conditions": [],
+        "triggers": [state_trigger(trigger_entity, trigger_state)],
+        "conditions": [USED_NOT_RELOADED] if is_use(trigger_entity, trigger_state) else [],
         "actions": actions,
         "mode": "single",
     }

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import MAX_TS, MIN_TS, time_range_error
-from .model import Event, MinerConfig, Restarts
+from .model import USE_STATES, Event, MinerConfig, Restarts
 
 _CHUNK = 65_536
 _GRID_S = 900  # UTC offsets change on quarter hours in every zone HA knows
@@ -114,6 +114,27 @@ def _inside(
     return (idx >= 0) & (ts <= ends[np.maximum(idx, 0)])
 
 
+def _use_keys(
+    key_entity: list[int], key_state: list[str], key_gap: list[bool], entities: list[str]
+) -> npt.NDArray[np.int32]:
+    """Key code -> the code to mine it as: a scene's or button's every use (a new time as
+    its state) becomes one key, "activated" / "pressed" (appended to `key_entity` and
+    `key_state`). Changes are found on the raw states first: two uses are two changes."""
+    mapping = np.arange(len(key_state), dtype=np.int32)
+    use_codes: dict[int, int] = {}
+    for code in range(len(key_gap)):
+        entity = key_entity[code]
+        use = USE_STATES.get(entities[entity].split(".", 1)[0])
+        if use is None or key_gap[code]:
+            continue
+        if entity not in use_codes:
+            use_codes[entity] = len(key_state)
+            key_entity.append(entity)
+            key_state.append(use)
+        mapping[code] = use_codes[entity]
+    return mapping
+
+
 def build_table(
     events: Iterable[Event],
     *,
@@ -178,9 +199,10 @@ def build_table(
         gap = state.lower() in ignored
         key_gap_list.append(gap)
         key_ok_list.append(not gap and not _is_number(state))
-    key_entity = np.asarray(key_entity_list, dtype=np.int32)
     key_ok = np.asarray(key_ok_list, dtype=np.bool_)
     key_gap = np.asarray(key_gap_list, dtype=np.bool_)
+    use_key = _use_keys(key_entity_list, key_state, key_gap_list, list(entity_codes))
+    key_entity = np.asarray(key_entity_list, dtype=np.int32)
 
     ts = np.concatenate(ts_parts) if ts_parts else np.empty(0, np.float64)
     key = np.concatenate(key_parts) if key_parts else np.empty(0, np.int32)
@@ -210,6 +232,7 @@ def build_table(
         if config.lookback_days is not None and ts.size:
             recent = ts >= ts[-1] - config.lookback_days * 86400
             ts, key, manual, ctx = ts[recent], key[recent], manual[recent], ctx[recent]
+        key = use_key[key]
 
     return EventTable(
         ts=ts,
