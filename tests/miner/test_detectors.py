@@ -686,14 +686,22 @@ def test_a_scene_is_a_habit_and_stands_for_what_it_sets() -> None:
         events.append(Event(home, "scene.home", _iso(home), f"01JHOME{day:019d}"))
         events.append(Event(home + rng.uniform(30, 90), "light.hall", "on"))
         events.append(Event(home + 1800, "light.hall", "off"))
+
+    def evening(events: list[Event]) -> list[dict]:
+        return [
+            p for p in _by_type(mine(events, time_zone=TZ).patterns, "time_of_day")
+            if _steps(p)[0][0] != "light.hall" and _steps(p)[0][1] != "off"
+        ]  # fmt: skip
+
+    # Also without contexts (a CSV): lamps within a moment of a scene are its doing.
+    for rows in (events, [Event(e.ts, e.entity_id, e.state) for e in events]):
+        assert [(_steps(p), p["together"]) for p in evening(rows)] == [
+            ([("scene.evening", "activated")], [])
+        ]
     patterns = mine(events, time_zone=TZ).patterns
-    evening = [
-        p for p in _by_type(patterns, "time_of_day") if _steps(p)[0][0] != "light.hall"
-        and _steps(p)[0][1] != "off"
-    ]  # fmt: skip
-    assert [(_steps(p), p["together"]) for p in evening] == [([("scene.evening", "activated")], [])]
-    assert "scene.evening is activated around 20:" in evening[0]["description"]
-    assert evening[0]["suggestion"]["actions"] == [
+    (habit,) = evening(events)
+    assert "scene.evening is activated around 20:" in habit["description"]
+    assert habit["suggestion"]["actions"] == [
         {"action": "scene.turn_on", "target": {"entity_id": "scene.evening"}}
     ]
     (hall,) = [

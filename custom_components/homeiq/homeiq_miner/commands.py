@@ -81,7 +81,7 @@ def _fold(
                 )
                 if shared * 2 > items[x].occurrences and shared * 2 > items[y].occurrences:
                     links.append((x, y))
-    return fold_linked(items, links, table=table, groups=groups, one_command=True)
+    return fold_linked(items, links, table=table, groups=groups)
 
 
 def fold_linked(
@@ -91,7 +91,6 @@ def fold_linked(
     table: EventTable,
     groups: Groups,
     also: dict[int, list[int]] | None = None,
-    one_command: bool = False,
 ) -> set[int]:
     """Fold the clusters that `links` (pairs of indexes into `items`) make: the lead's
     `together` gets the others' last steps (and `also[n]`: more keys item n switched at that
@@ -99,8 +98,9 @@ def fold_linked(
 
     Of a group and its members, the group switched with exactly its members stands for them
     (one action on the group); a group that follows only some of them is left out, as its
-    state follows theirs. With `one_command`, a scene among them stands for the rest (it set
-    them). The habit seen most often among those HA can command leads.
+    state follows theirs. A scene among them stands for the rest: it set them (in one command,
+    or within a moment, which no hand does). The habit seen most often among those HA can
+    command leads.
     """
     parent = list(range(len(items)))
 
@@ -122,9 +122,7 @@ def fold_linked(
         members = [items[n] for n in indexes]
         entity = {id(f): int(table.key_entity[f.steps[-1]]) for f in members}
         kept = _without_derived(members, entity, groups)
-        if one_command:
-            # A scene sets what changed in its command: activating it is the whole habit.
-            kept = [f for f in kept if _is_scene_use(table, f.steps[-1])] or kept
+        kept = [f for f in kept if _is_scene_use(table, f.steps[-1])] or kept
         # Something HA can command leads: a template sensor copying a light's context must
         # not take the light's suggestion with it.
         kept.sort(
