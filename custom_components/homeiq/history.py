@@ -162,17 +162,18 @@ def async_build_selection(
 @callback
 def async_groups(hass: HomeAssistant, selection: EntitySelection) -> dict[str, list[str]]:
     """Groups among the read entities, with their members: HA's groups (old-style, and the
-    light, switch, cover, ... group helpers) list them in their `entity_id` attribute."""
+    light, switch, cover, ... group helpers) list them in their `entity_id` attribute, and so
+    do bridges' groups (a Hue room or zone: as a set)."""
     groups: dict[str, list[str]] = {}
     for state in hass.states.async_all():
         members = state.attributes.get(ATTR_ENTITY_ID)
         if (
             state.domain != "scene"  # a scene lists what it sets, and is not their state
-            and isinstance(members, list)
+            and isinstance(members, (list, tuple, set, frozenset))
             and all(isinstance(m, str) for m in members)
             and (selection.wants(state.entity_id) or any(map(selection.wants, members)))
         ):
-            groups[state.entity_id] = members
+            groups[state.entity_id] = sorted(members)
     return groups
 
 

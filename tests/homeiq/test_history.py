@@ -197,7 +197,8 @@ async def test_body_carries_the_starts_of_home_assistant(hass: HomeAssistant) ->
 
 
 async def test_groups_of_the_read_entities(hass: HomeAssistant) -> None:
-    """HA's light group lists its members; a scene's list is not a group; unread groups stay out."""
+    """HA's light group and a Hue room list their members; a scene's list is not a group;
+    unread groups stay out."""
     hass.states.async_set("light.hall_lamp", "off")  # an unavailable group lists nothing
     assert await async_setup_component(
         hass,
@@ -209,8 +210,13 @@ async def test_groups_of_the_read_entities(hass: HomeAssistant) -> None:
     )
     await hass.async_block_till_done()
     hass.states.async_set("sensor.total", "3", {"entity_id": ["sensor.a", "sensor.b"]})
+    # A Hue room lists its lights as a set (homeassistant/components/hue/v2/group.py).
+    hass.states.async_set(
+        "light.study", "on", {"is_hue_group": True, "entity_id": {"light.shelf", "light.desk"}}
+    )
 
     assert async_groups(hass, async_build_selection(hass, {})) == {
-        "light.hall": ["light.hall_lamp"]
+        "light.hall": ["light.hall_lamp"],
+        "light.study": ["light.desk", "light.shelf"],
     }
     assert async_groups(hass, async_build_selection(hass, {}, ["switch.kettle"])) == {}
