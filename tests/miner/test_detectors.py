@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from homeiq_miner import Event, InputError, MinerConfig, mine
+from homeiq_miner import Event, InputError, Location, MinerConfig, mine
 from homeiq_miner.suggest import USED_NOT_RELOADED
 
 TZ = "Europe/Amsterdam"
@@ -762,3 +762,56 @@ def test_cap_keeps_suggestions_before_insights() -> None:
         p["id"] for p in suggestible[:3]
     ]
     assert capped == sorted(capped, key=lambda p: (-p["confidence"], -p["occurrences"], p["id"]))
+
+
+AMSTERDAM = Location(52.37, 4.89)
+
+
+def _sunset_home() -> list[Event]:
+    """Autumn in Amsterdam, when sunset moves from 20:20 to 18:20 in 60 days: the porch light
+    goes on ~15 min after sunset, the coffee machine at 07:00, the porch off at 23:30."""
+    from astral import Observer
+    from astral.sun import sunset
+
+    rng = random.Random(31)
+    start = datetime(2024, 9, 1, tzinfo=ZONE)
+    events = []
+    for day in range(60):
+        date = (start + timedelta(days=day)).date()
+        dusk = sunset(Observer(AMSTERDAM.latitude, AMSTERDAM.longitude), date, tzinfo=ZONE)
+        on = dusk + timedelta(minutes=15 + rng.uniform(-4, 4))
+        events.append(Event(on.timestamp(), "light.porch", "on"))
+        off = datetime.combine(date, datetime.min.time(), ZONE) + timedelta(hours=23.5)
+        events.append(Event(off.timestamp() + rng.uniform(-300, 300), "light.porch", "off"))
+        coffee = datetime.combine(date, datetime.min.time(), ZONE) + timedelta(hours=7)
+        events.append(Event(coffee.timestamp() + rng.uniform(-180, 180), "switch.coffee", "on"))
+        events.append(Event(coffee.timestamp() + 1800, "switch.coffee", "off"))
+    return events
+
+
+def test_habit_after_sunset_follows_the_sun() -> None:
+    events = _sunset_home()
+    habits = {
+        _steps(p)[0]: p
+        for p in _by_type(mine(events, time_zone=TZ, location=AMSTERDAM).patterns, "time_of_day")
+    }
+    porch = habits[("light.porch", "on")]
+    assert porch["sun"]["event"] == "sunset"
+    assert 11 <= porch["sun"]["offset_min"] <= 19
+    assert porch["days_seen"] >= 55
+    assert "min after sunset every day" in porch["description"]
+    (trigger,) = porch["suggestion"]["triggers"]
+    assert trigger["trigger"] == "sun"
+    assert trigger["event"] == "sunset"
+    assert trigger["offset"] == f"00:{porch['sun']['offset_min']:02d}:00"
+    # Habits by the clock stay by the clock.
+    for clock in (("switch.coffee", "on"), ("light.porch", "off")):
+        assert habits[clock]["sun"] is None
+        assert habits[clock]["suggestion"]["triggers"][0]["trigger"] == "time"
+    # Without the location, the clock sees only the densest stretch of the drift: fewer
+    # days, a wider spread, and a fixed time that is wrong a month later.
+    unlocated = _by_type(mine(events, time_zone=TZ).patterns, "time_of_day")
+    assert all(p["sun"] is None for p in unlocated)
+    drifting = [p for p in unlocated if _steps(p)[0] == ("light.porch", "on")]
+    assert all(p["days_seen"] < porch["days_seen"] for p in drifting)
+    assert all(p["spread"]["time_std_min"] > 2 * porch["spread"]["time_std_min"] for p in drifting)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from homeiq_miner import mine
+from homeiq_miner import Location, mine
 from homeiq_miner.evaluate import score
 from homeiq_miner.synth import make_home
 
@@ -40,3 +40,22 @@ def test_scorer_can_fail() -> None:
     s = score([fake], home.planted)
     assert s["direction_errors"] == 1
     assert s["precision"] == 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 2, 12])
+def test_no_sun_habits_where_none_were_planted(seed: int) -> None:
+    """The synthetic homes keep clock habits only (March: sunrise and sunset move 2 min a day,
+    so chance peaks on a sun clock are easy): with a location, the same patterns."""
+    home = make_home(seed, days=42, rooms=2)
+
+    def patterns(location: Location | None) -> list[dict]:
+        return mine(
+            home.events(),
+            time_zone=home.time_zone,
+            automation_context_ids=home.automation_context_ids,
+            location=location,
+        ).patterns
+
+    located = patterns(Location(52.37, 4.89))
+    assert [p["sun"] for p in located if p["sun"]] == []
+    assert [p["id"] for p in located] == [p["id"] for p in patterns(None)]

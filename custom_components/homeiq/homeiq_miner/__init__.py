@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from .errors import InputError
 from .miner import mine
-from .model import Event, MinerConfig, MiningResult, Restarts
+from .model import Event, Location, MinerConfig, MiningResult, Restarts
 
-__all__ = ["Event", "InputError", "MinerConfig", "MiningResult", "Restarts", "mine"]
+__all__ = ["Event", "InputError", "Location", "MinerConfig", "MiningResult", "Restarts", "mine"]

@@ -25,6 +25,8 @@ class Found:
     occurrence_ts: npt.NDArray[np.float64]  # unix time of each occurrence's first step
     time_min: float | None = None  # local minutes after midnight (time habits)
     weekdays: list[int] | None = None
+    sun_event: str | None = None  # time habits that follow the sun: "sunrise" / "sunset"
+    sun_offset_min: float | None = None  # ... this many minutes after it (negative: before)
     ordinal: int = 0  # time habits: place among those of the same steps and weekdays
     spread_min: float | None = None
     delay_s: float | None = None  # median, first to last step

@@ -8,7 +8,7 @@ from typing import Any
 
 from .commands import fold_commands
 from .found import Found
-from .model import Event, MinerConfig, MiningResult, Restarts
+from .model import Event, Location, MinerConfig, MiningResult, Restarts
 from .moments import fold_moments
 from .pairs import detect_pairs
 from .patterns import build_pattern
@@ -27,12 +27,14 @@ def mine(
     names: Mapping[str, str] | None = None,
     restarts: Restarts | None = None,
     groups: Mapping[str, Collection[str]] | None = None,
+    location: Location | None = None,
 ) -> MiningResult:
     """Detect time-of-day, trigger -> action and sequence habits in a stream of state changes.
 
     `names` maps entity ids to friendly names for the patterns' texts (ids stay the same);
     `restarts` says when Home Assistant started, whose writes are no changes of their own;
-    `groups` maps group entities to their members (a group follows its members).
+    `groups` maps group entities to their members (a group follows its members);
+    `location` (the home's) lets time habits follow sunrise or sunset.
     """
     cfg = config or MinerConfig()
     zone = load_zone(time_zone)
@@ -46,7 +48,7 @@ def mine(
     )
     read_s = time.perf_counter() - started
     members = _group_members(groups or {}, table.entities)
-    found: list[Found] = detect_time_of_day(table, cfg)
+    found: list[Found] = detect_time_of_day(table, cfg, zone=zone, location=location)
     pairs, index = detect_pairs(table, cfg, members)
     found = fold_commands(found + pairs, table, index.instances, members)
     found = fold_moments(found, table, index.instances, members, cfg)

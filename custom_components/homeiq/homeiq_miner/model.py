@@ -24,6 +24,13 @@ class Event(NamedTuple):
 USE_STATES: dict[str, str] = {"scene": "activated", "button": "pressed", "input_button": "pressed"}
 
 
+class Location(NamedTuple):
+    """Where the home is (degrees): for habits that follow sunrise or sunset."""
+
+    latitude: float
+    longitude: float
+
+
 @dataclass(frozen=True, kw_only=True)
 class Restarts:
     """When Home Assistant started, from the recorder: each run's start (the recorder starts

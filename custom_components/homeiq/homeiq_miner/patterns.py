@@ -76,6 +76,13 @@ def _after(seconds: float) -> str:
     return "right after" if seconds < 1 else f"about {_duration(seconds)} after"
 
 
+def _sun_text(event: str, offset_min: int) -> str:
+    if offset_min == 0:
+        return f"at {event}"
+    side = "after" if offset_min > 0 else "before"
+    return f"about {abs(offset_min)} min {side} {event}"
+
+
 def _first_to_last(seconds: float) -> str:
     # The delay is the median, not a bound: say "about", never "within".
     if seconds < 1:
@@ -124,6 +131,7 @@ def build_pattern(
         "lift": None if found.lift is None else round(found.lift, 2),
         "baseline": None if found.baseline is None else round(found.baseline, 4),
         "spread": None,
+        "sun": None,
         "together": [],
     }
     together = [table.key_label(k) for k in found.together]
@@ -144,17 +152,26 @@ def build_pattern(
         pattern["time"] = hhmm
         pattern["weekdays"] = found.weekdays
         pattern["spread"] = {"time_std_min": round(found.spread_min or 0.0, 1)}
+        sun = None
+        when = f"around {hhmm}"
+        if found.sun_event is not None and found.sun_offset_min is not None:
+            sun = (found.sun_event, round(found.sun_offset_min))
+            pattern["sun"] = {"event": sun[0], "offset_min": sun[1]}
+            when = _sun_text(*sun)
         pattern["description"] = (
-            f"{_became(*said[0])} around {hhmm} {_days_text(found.weekdays)}"
+            f"{_became(*said[0])} {when} {_days_text(found.weekdays)}"
             f" (seen on {found.days_seen} days){same_command}."
         )
-        alias = f"{said[0][0]} {state} at {hhmm}" + (f" (+{len(also)})" if also else "")
+        alias = f"{said[0][0]} {state} {when.removeprefix('around ')}" + (
+            f" (+{len(also)})" if also else ""
+        )
         pattern["suggestion"] = time_suggestion(
             alias=alias,
             description=pattern["description"],
             targets=[(entity_id, state), *together],
             hhmm=hhmm,
             weekdays=found.weekdays,
+            sun=sun,
         )
     else:
         assert found.delay_s is not None

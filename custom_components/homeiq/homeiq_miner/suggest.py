@@ -98,6 +98,14 @@ def action_for(entity_id: str, state: str) -> dict[str, Any] | None:
     return action
 
 
+def _sun_trigger(event: str, offset_min: float) -> dict[str, Any]:
+    """HA's sun trigger; the offset as HA writes it ("-00:20:00": 20 minutes before)."""
+    minutes = round(offset_min)
+    sign = "-" if minutes < 0 else ""
+    hours, mins = divmod(abs(minutes), 60)
+    return {"trigger": "sun", "event": event, "offset": f"{sign}{hours:02d}:{mins:02d}:00"}
+
+
 def _delay(seconds: float) -> dict[str, Any]:
     return {"delay": {"seconds": round(seconds)}}
 
@@ -112,6 +120,7 @@ def time_suggestion(
     targets: list[tuple[str, str]],
     hhmm: str,
     weekdays: list[int],
+    sun: tuple[str, float] | None = None,
 ) -> dict[str, Any] | None:
     """At the habit's time, put each (entity, state) of `targets` (the habit's, then those of
     the same command) into its state; None when the habit's own entity cannot be commanded."""
@@ -126,7 +135,9 @@ def time_suggestion(
     return {
         "alias": alias,
         "description": description,
-        "triggers": [{"trigger": "time", "at": f"{hhmm}:00"}],
+        "triggers": [
+            {"trigger": "time", "at": f"{hhmm}:00"} if sun is None else _sun_trigger(*sun)
+        ],
         "conditions": conditions,
         "actions": actions,
         "mode": "single",

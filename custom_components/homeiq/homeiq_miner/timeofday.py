@@ -7,12 +7,15 @@ ten minutes apart and a habit at midnight is one cluster, not two.
 from __future__ import annotations
 
 import math
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
 from .found import TIME_OF_DAY, Found
-from .model import MinerConfig
+from .model import Location, MinerConfig
+from .suggest import action_for
+from .sun import SUN_CLOCK_MIN, SUN_EVENTS, sun_clock
 from .table import EventTable
 
 _DAY_MIN = 1440.0
@@ -21,6 +24,10 @@ _BINS = 144
 WEEKDAYS = [0, 1, 2, 3, 4]
 WEEKEND = [5, 6]
 EVERY_DAY = [0, 1, 2, 3, 4, 5, 6]
+# A habit follows the sun when its spread on the sun clock is at most this share of its spread
+# by the clock (over a short window near a solstice the two are alike: the clock wins).
+_SUN_BETTER = 0.75
+_SUN_MAX_OFFSET_MIN = 120.0
 
 
 def _wilson_lower(hits: int, n: int, z: float = 1.0) -> float:
@@ -67,14 +74,88 @@ def _peaks(
     return found
 
 
-def detect_time_of_day(table: EventTable, cfg: MinerConfig) -> list[Found]:
-    """Find (entity, state, time, weekday class) habits."""
+def detect_time_of_day(
+    table: EventTable,
+    cfg: MinerConfig,
+    *,
+    zone: ZoneInfo | None = None,
+    location: Location | None = None,
+) -> list[Found]:
+    """Find (entity, state, time, weekday class) habits; with the home's location, also
+    those that follow sunrise or sunset (sun.py) where the sun explains them better."""
+    found = _detect(table, cfg, table.local)
+    if zone is not None and location is not None:
+        found = _with_sun_habits(found, table, cfg, zone, location)
+    return _numbered(found)
+
+
+def _with_sun_habits(
+    found: list[Found], table: EventTable, cfg: MinerConfig, zone: ZoneInfo, location: Location
+) -> list[Found]:
+    """Look for habits on each sun clock (only of what HA can command: a suggestion needs
+    it, and it halves the cost); one replaces the clock habits of the same changes when its
+    spread is clearly smaller (a habit by the clock stays one)."""
+    commandable = np.array(
+        [action_for(*table.key_label(k)) is not None for k in range(table.n_keys)], dtype=bool
+    )
+    candidates: list[Found] = []
+    for event in SUN_EVENTS:
+        shifted = sun_clock(table.local, zone, location, event)
+        if shifted is None:
+            continue
+        for f in _detect(table, cfg, shifted, only=commandable):
+            assert f.time_min is not None
+            assert f.rows is not None
+            f.sun_event = event
+            f.sun_offset_min = (f.time_min - SUN_CLOCK_MIN[event] + _DAY_MIN / 2) % _DAY_MIN - (
+                _DAY_MIN / 2
+            )
+            # The typical clock time, for the text and the habit's place among its kind.
+            f.time_min = _circular_median((table.local[f.rows] % 86400) / 60.0)
+            # Near its event and sharp, or it is a chance peak on a clock made for another
+            # time of day ("620 min after sunrise" on a home with no sun habit at all).
+            near = abs(f.sun_offset_min) <= _SUN_MAX_OFFSET_MIN
+            if near and (f.spread_min or 0.0) <= cfg.max_time_spread_min / 2:
+                candidates.append(f)
+    kept = list(found)
+    for sun in sorted(candidates, key=lambda f: f.spread_min or 0.0):
+        rivals = [f for f in kept if _same_habit(f, sun)]
+        if all((sun.spread_min or 0.0) <= _SUN_BETTER * (f.spread_min or 0.0) for f in rivals):
+            gone = {id(f) for f in rivals}
+            kept = [f for f in kept if id(f) not in gone] + [sun]
+    return kept
+
+
+def _same_habit(a: Found, b: Found) -> bool:
+    """Same changes on shared weekdays: more than half of the smaller one's rows in common."""
+    if a.steps != b.steps or not set(a.weekdays or ()) & set(b.weekdays or ()):
+        return False
+    assert a.rows is not None
+    assert b.rows is not None
+    shared = np.intersect1d(a.rows, b.rows).size
+    return shared * 2 > min(a.rows.size, b.rows.size)
+
+
+def _circular_median(minutes: npt.NDArray[np.float64]) -> float:
+    angle = minutes / _DAY_MIN * 2 * math.pi
+    mean = math.degrees(math.atan2(np.sin(angle).mean(), np.cos(angle).mean())) / 360 * _DAY_MIN
+    offsets = (minutes - mean + _DAY_MIN / 2) % _DAY_MIN - _DAY_MIN / 2
+    return float((mean + np.median(offsets)) % _DAY_MIN)
+
+
+def _detect(
+    table: EventTable,
+    cfg: MinerConfig,
+    local: npt.NDArray[np.float64],
+    *,
+    only: npt.NDArray[np.bool_] | None = None,
+) -> list[Found]:
+    """One pass over `local` (the wall clock, or a sun clock); `only`: the keys to look at."""
     n = table.ts.size
     if n == 0:
         return []
     s = table.n_keys
     key = table.key.astype(np.int64)
-    local = table.local
     day = np.floor(local / 86400).astype(np.int64)
     minute = (local - day * 86400) / 60.0
     d0, d1 = int(day.min()), int(day.max())
@@ -106,7 +187,8 @@ def detect_time_of_day(table: EventTable, cfg: MinerConfig) -> list[Found]:
             continue
         # Histograms only for keys with enough changes to be a habit: a sensor with a new
         # state every minute (a clock, a timestamp) adds many keys but no rows here.
-        keys = np.flatnonzero(count[cls] >= cfg.min_days)
+        enough = count[cls] >= cfg.min_days
+        keys = np.flatnonzero(enough if only is None else enough & only)
         if keys.size == 0:
             continue
         row = np.full(s, -1, dtype=np.int64)
@@ -125,11 +207,19 @@ def detect_time_of_day(table: EventTable, cfg: MinerConfig) -> list[Found]:
     for k, center in candidates:
         idx = order[starts[k] : starts[k + 1]]
         found = _evaluate(
-            table, k=k, idx=idx, center=center, minute=minute, n_days=n_days, count=count, cfg=cfg
+            table,
+            k=k,
+            idx=idx,
+            center=center,
+            local=local,
+            minute=minute,
+            n_days=n_days,
+            count=count,
+            cfg=cfg,
         )
         if found is not None:
             results.append(found)
-    return _numbered(_dedupe(results, cfg))
+    return _dedupe(results, cfg)
 
 
 def _evaluate(
@@ -138,6 +228,7 @@ def _evaluate(
     k: int,
     idx: npt.NDArray[np.int64],
     center: float,
+    local: npt.NDArray[np.float64],
     minute: npt.NDArray[np.float64],
     n_days: dict[bool, int],
     count: dict[bool, npt.NDArray[np.int64]],
@@ -155,7 +246,7 @@ def _evaluate(
         if sel.size == 0:
             return None
         # Days start 12 h before the habit so a midnight habit stays on one day.
-        hday = np.floor((table.local[idx[sel]] - (center - _DAY_MIN / 2) * 60) / 86400)
+        hday = np.floor((local[idx[sel]] - (center - _DAY_MIN / 2) * 60) / 86400)
         o = np.lexsort((np.abs(dist[sel]), hday))
         hs = hday[o]
         first = np.r_[True, hs[1:] != hs[:-1]]
@@ -179,9 +270,7 @@ def _evaluate(
     spread = math.sqrt(max(0.0, -2 * math.log(max(r, 1e-12)))) / (2 * math.pi) * _DAY_MIN
     if spread > cfg.max_time_spread_min:
         return None
-    hday = np.floor((table.local[idx[pick]] - (center - _DAY_MIN / 2) * 60) / 86400).astype(
-        np.int64
-    )
+    hday = np.floor((local[idx[pick]] - (center - _DAY_MIN / 2) * 60) / 86400).astype(np.int64)
     pick_wd = _weekday(hday) < 5
 
     def score(cls: bool | None) -> tuple[float, float, float, int, float]:
