@@ -291,6 +291,11 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         end = time.time()
         extra = {
             "time_zone": self.hass.config.time_zone,
+            # Stays in the house like everything else: for habits that follow the sun.
+            "location": {
+                "latitude": self.hass.config.latitude,
+                "longitude": self.hass.config.longitude,
+            },
             "groups": async_groups(self.hass, selection),
             "options": {
                 "min_confidence": float(options.get(CONF_MIN_CONFIDENCE, DEFAULT_MIN_CONFIDENCE)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 import time
 from typing import Any
 
@@ -14,9 +14,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockUser, async_mock_service
 import voluptuous as vol
 
-from homeiq_miner import Event as MinerEvent, mine
+from homeiq_miner import Event as MinerEvent, Location, mine
 from homeiq_miner.suggest import chain_suggestion
-from homeiq_miner.synth import make_home
+from homeiq_miner.synth import make_home, sunset_home
 
 
 def _suggestions() -> list[dict[str, Any]]:
@@ -37,6 +37,20 @@ async def test_every_suggestion_is_valid_automation_config(hass: HomeAssistant) 
         validated = await async_validate_config_item(hass, "suggestion", config)
         assert validated is not None, config
         assert getattr(validated, "validation_error", None) is None, (config, validated)
+
+
+async def test_sun_habit_is_valid_automation_config(hass: HomeAssistant) -> None:
+    """A habit after sunset becomes HA's sun trigger with an offset HA accepts."""
+    where = Location(52.37, 4.89)
+    rows = sunset_home(where, time_zone="Europe/Amsterdam", start=date(2024, 9, 1))
+    (porch,) = [
+        p for p in mine(rows, time_zone="Europe/Amsterdam", location=where).patterns if p.get("sun")
+    ]
+    validated = await async_validate_config_item(hass, "sun_habit", porch["suggestion"])
+    assert validated is not None
+    assert getattr(validated, "validation_error", None) is None
+    (trigger,) = porch["suggestion"]["triggers"]
+    assert trigger["trigger"] == "sun"
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+import json
 from pathlib import Path
 from typing import Any
 
@@ -312,7 +313,13 @@ async def test_accept_automation_invalid(
 
 
 @pytest.fixture
-async def loading_sidecar() -> AsyncGenerator[str]:
+def analyze_bodies() -> list[dict[str, Any]]:
+    """The /v1/analyze bodies `loading_sidecar` received."""
+    return []
+
+
+@pytest.fixture
+async def loading_sidecar(analyze_bodies: list[dict[str, Any]]) -> AsyncGenerator[str]:
     """A real HTTP server on loopback that answers like a sidecar still loading its models."""
 
     async def health(_request: web.Request) -> web.Response:
@@ -322,7 +329,7 @@ async def loading_sidecar() -> AsyncGenerator[str]:
         return web.json_response({"models": {}})
 
     async def analyze(request: web.Request) -> web.Response:
-        await request.read()
+        analyze_bodies.append(json.loads(await request.read()))
         return web.json_response(
             {"error": {"code": "model_loading", "message": "The embed model is loading."}},
             status=503,
@@ -342,9 +349,14 @@ async def loading_sidecar() -> AsyncGenerator[str]:
 
 
 async def test_analyze_models_loading(
-    hass: HomeAssistant, config_dir: Path, custom_integrations: None, loading_sidecar: str
+    hass: HomeAssistant,
+    config_dir: Path,
+    custom_integrations: None,
+    loading_sidecar: str,
+    analyze_bodies: list[dict[str, Any]],
 ) -> None:
-    """A sidecar still loading its models (503): a translated error that says to wait."""
+    """A sidecar still loading its models (503): a translated error that says to wait. The
+    request carried what the miner needs beside the rows: HA's time zone and location."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         data={CONF_MODE: MODE_EXTERNAL, CONF_URL: loading_sidecar, CONF_TOKEN: "t"},
@@ -356,4 +368,10 @@ async def test_analyze_models_loading(
         await call(hass, "analyze_patterns", {"config_entry_id": entry.entry_id})
     assert err.value.translation_key == "models_loading"
     assert entry.runtime_data.coordinator.data.last_analysis is None
+    (body,) = analyze_bodies
+    assert body["time_zone"] == hass.config.time_zone
+    assert body["location"] == {
+        "latitude": hass.config.latitude,
+        "longitude": hass.config.longitude,
+    }
     await hass.config_entries.async_unload(entry.entry_id)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+from datetime import date
 import json
 from pathlib import Path
 import subprocess
 import sys
 
-from homeiq_miner.synth import make_home
+from homeiq_miner import Location
+from homeiq_miner.synth import make_home, sunset_home
 
 from .conftest import write_recorder_db
 
@@ -101,6 +103,9 @@ def test_bad_inputs_one_line_exit_2(tmp_path: Path) -> None:
         [str(bad_cols), "--time-zone", "Nowhere/Land"],
         *([str(f)] for f in far),
         [str(bad_cols), "--days", "nan"],
+        [str(bad_cols), "--latitude", "52"],
+        [str(bad_cols), "--latitude", "95", "--longitude", "4"],
+        [str(bad_cols), "--latitude", "nan", "--longitude", "4"],
     ):
         proc = _run(*args)
         assert proc.returncode == 2, (args, proc.stderr)
@@ -120,3 +125,18 @@ def test_module_entry_point_runs_without_homeassistant() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_location_finds_sun_habits(tmp_path: Path) -> None:
+    src = tmp_path / "sun.csv"
+    rows = sunset_home(Location(52.37, 4.89), time_zone="Europe/Amsterdam", start=date(2024, 9, 1))
+    src.write_text(
+        "timestamp,entity_id,state\n" + "".join(f"{e.ts},{e.entity_id},{e.state}\n" for e in rows)
+    )
+    out = tmp_path / "p.json"
+    where = ["--latitude", "52.37", "--longitude", "4.89"]
+    proc = _run(str(src), "--time-zone", "Europe/Amsterdam", *where, "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "after sunset" in proc.stdout
+    suns = [p["sun"] for p in json.loads(out.read_text())["patterns"] if p["sun"]]
+    assert [s["event"] for s in suns] == ["sunset"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 import random
 from zoneinfo import ZoneInfo
 
@@ -10,6 +10,7 @@ import pytest
 
 from homeiq_miner import Event, InputError, Location, MinerConfig, mine
 from homeiq_miner.suggest import USED_NOT_RELOADED
+from homeiq_miner.synth import sunset_home
 
 TZ = "Europe/Amsterdam"
 ZONE = ZoneInfo(TZ)
@@ -767,30 +768,9 @@ def test_cap_keeps_suggestions_before_insights() -> None:
 AMSTERDAM = Location(52.37, 4.89)
 
 
-def _sunset_home() -> list[Event]:
-    """Autumn in Amsterdam, when sunset moves from 20:20 to 18:20 in 60 days: the porch light
-    goes on ~15 min after sunset, the coffee machine at 07:00, the porch off at 23:30."""
-    from astral import Observer
-    from astral.sun import sunset
-
-    rng = random.Random(31)
-    start = datetime(2024, 9, 1, tzinfo=ZONE)
-    events = []
-    for day in range(60):
-        date = (start + timedelta(days=day)).date()
-        dusk = sunset(Observer(AMSTERDAM.latitude, AMSTERDAM.longitude), date, tzinfo=ZONE)
-        on = dusk + timedelta(minutes=15 + rng.uniform(-4, 4))
-        events.append(Event(on.timestamp(), "light.porch", "on"))
-        off = datetime.combine(date, datetime.min.time(), ZONE) + timedelta(hours=23.5)
-        events.append(Event(off.timestamp() + rng.uniform(-300, 300), "light.porch", "off"))
-        coffee = datetime.combine(date, datetime.min.time(), ZONE) + timedelta(hours=7)
-        events.append(Event(coffee.timestamp() + rng.uniform(-180, 180), "switch.coffee", "on"))
-        events.append(Event(coffee.timestamp() + 1800, "switch.coffee", "off"))
-    return events
-
-
 def test_habit_after_sunset_follows_the_sun() -> None:
-    events = _sunset_home()
+    # Autumn in Amsterdam: sunset moves from 20:20 to 18:20 in 60 days.
+    events = sunset_home(AMSTERDAM, time_zone=TZ, start=date(2024, 9, 1))
     habits = {
         _steps(p)[0]: p
         for p in _by_type(mine(events, time_zone=TZ, location=AMSTERDAM).patterns, "time_of_day")

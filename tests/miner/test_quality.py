@@ -42,11 +42,14 @@ def test_scorer_can_fail() -> None:
     assert s["precision"] == 0.0
 
 
-@pytest.mark.parametrize("seed", [0, 2, 12])
-def test_no_sun_habits_where_none_were_planted(seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "days", "rooms"), [(0, 42, 2), (2, 42, 2), (12, 42, 2), (5, 6, 16)]
+)
+def test_no_sun_habits_where_none_were_planted(seed: int, days: int, rooms: int) -> None:
     """The synthetic homes keep clock habits only (March: sunrise and sunset move 2 min a day,
-    so chance peaks on a sun clock are easy): with a location, the same patterns."""
-    home = make_home(seed, days=42, rooms=2)
+    so chance peaks on a sun clock are easy; over six days the sun clock is the clock plus
+    noise): with a location, the same patterns."""
+    home = make_home(seed, days=days, rooms=rooms)
 
     def patterns(location: Location | None) -> list[dict]:
         return mine(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import date
 import json
 from pathlib import Path
 import signal
@@ -19,6 +20,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 import pytest
 
+from homeiq_miner import Location
+from homeiq_miner.synth import sunset_home
 from homeiq_sidecar import __version__
 from homeiq_sidecar.enrich import SKIPPED_RERANK, UNAVAILABLE_CLASSIFY
 from homeiq_sidecar.server import QUEUE_KEY, create_app
@@ -177,6 +180,12 @@ async def test_chunked_body_over_limit(client: TestClient[Any, Any]) -> None:
             "invalid_request",
             "groups",
         ),
+        (
+            "/v1/analyze",
+            b'{"events": [], "location": {"latitude": 91, "longitude": 4.9}}',
+            "invalid_request",
+            "latitude",
+        ),
     ],
 )
 async def test_bad_requests(
@@ -319,6 +328,32 @@ async def test_analyze_leaves_start_ups_out(client: TestClient[Any, Any]) -> Non
     assert (("light.kitchen", "on"),) in found[False]
     assert (("light.kitchen", "on"),) not in found[True]
     assert (("lock.front_door", "locked"),) in found[True]
+
+
+async def test_analyze_follows_the_sun_where_the_home_is(client: TestClient[Any, Any]) -> None:
+    """With the home's location, a porch light that goes on after sunset is a sun habit with
+    HA's sun trigger; without it, the same rows give no sun habit."""
+    zone = "Europe/Amsterdam"
+    where = {"latitude": 52.37, "longitude": 4.89}
+    rows = [
+        [e.ts, e.entity_id, e.state]
+        for e in sunset_home(Location(**where), time_zone=zone, start=date(2024, 9, 1))
+    ]
+    suns = {}
+    for extra in ({}, {"location": where}):
+        resp = await client.post(
+            "/v1/analyze", json={"events": rows, "time_zone": zone, **extra}, headers=AUTH
+        )
+        assert resp.status == 200, await resp.text()
+        suns[bool(extra)] = [
+            (p["steps"][0]["entity_id"], p["sun"]["event"], p["suggestion"]["triggers"][0])
+            for p in (await resp.json())["patterns"]
+            if p.get("sun")
+        ]
+    assert suns[False] == []
+    ((entity, event, trigger),) = suns[True]
+    assert (entity, event) == ("light.porch", "sunset")
+    assert trigger["trigger"] == "sun"
 
 
 async def test_analyze_empty_home(client: TestClient[Any, Any]) -> None:

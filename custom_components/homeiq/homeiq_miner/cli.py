@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import InputError
 from .miner import mine
-from .model import Event, MinerConfig
+from .model import Event, Location, MinerConfig
 from .readers import (
     load_zone,
     read_automation_context_ids,
@@ -62,6 +62,11 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError("--days must be a positive number of days.")
     if not args.source.exists():
         raise InputError(f"Cannot open {args.source}: no such file.")
+    if (args.latitude is None) != (args.longitude is None):
+        raise InputError("--latitude and --longitude go together.")
+    for name, value, limit in (("latitude", args.latitude, 90), ("longitude", args.longitude, 180)):
+        if value is not None and not -limit <= value <= limit:  # also refuses nan
+            raise InputError(f"--{name} must be between -{limit} and {limit} degrees.")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +77,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-zone", default="UTC", help="the home's IANA time zone")
     parser.add_argument("--days", type=float, default=None, help="look back N days")
     parser.add_argument("--json", type=Path, default=None, help="write {'patterns': [...]}")
+    parser.add_argument("--latitude", type=float, default=None, help="the home's, for sun habits")
+    parser.add_argument("--longitude", type=float, default=None, help="the home's")
     args = parser.parse_args(argv)
     try:
         _check_args(args)
@@ -92,6 +99,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             config=config,
             automation_context_ids=auto,
             restarts=restarts,
+            location=None if args.latitude is None else Location(args.latitude, args.longitude),
         )
         if args.json is not None:
             try:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 import random
 from zoneinfo import ZoneInfo
 
-from .model import Event
+from astral import Observer
+from astral.sun import sunset
+
+from .model import Event, Location
 
 WEEKDAYS = (0, 1, 2, 3, 4)
 WEEKEND = (5, 6)
@@ -298,3 +301,26 @@ def _room_day(
     for k in range(144):
         day.add(k * 600 + u(0, 5), e("sensor.temperature"), f"{20 + rng.gauss(0, 1):.1f}")
     return counter
+
+
+def sunset_home(
+    location: Location, *, time_zone: str, start: date, days: int = 60, seed: int = 31
+) -> list[Event]:
+    """A porch light on ~15 min (+-4) after each day's sunset, a coffee machine at 07:00 and
+    the porch off at 23:30 (+-5 min): one habit by the sun, two by the clock."""
+    rng = random.Random(seed)
+    zone = ZoneInfo(time_zone)
+    observer = Observer(location.latitude, location.longitude)
+    events = []
+    for day in range(days):
+        today = start + timedelta(days=day)
+        midnight = datetime.combine(today, datetime.min.time(), zone)
+        dusk = sunset(observer, today, tzinfo=zone)
+        on = dusk + timedelta(minutes=15 + rng.uniform(-4, 4))
+        events.append(Event(on.timestamp(), "light.porch", "on"))
+        off = midnight + timedelta(hours=23.5, seconds=rng.uniform(-300, 300))
+        events.append(Event(off.timestamp(), "light.porch", "off"))
+        coffee = midnight + timedelta(hours=7, seconds=rng.uniform(-180, 180))
+        events.append(Event(coffee.timestamp(), "switch.coffee", "on"))
+        events.append(Event(coffee.timestamp() + 1800, "switch.coffee", "off"))
+    return sorted(events)

@@ -28,6 +28,7 @@ EVERY_DAY = [0, 1, 2, 3, 4, 5, 6]
 # by the clock (over a short window near a solstice the two are alike: the clock wins).
 _SUN_BETTER = 0.75
 _SUN_MAX_OFFSET_MIN = 120.0
+_SUN_MIN_DRIFT_MIN = 20.0
 
 
 def _wilson_lower(hits: int, n: int, z: float = 1.0) -> float:
@@ -113,9 +114,11 @@ def _with_sun_habits(
             # The typical clock time, for the text and the habit's place among its kind.
             f.time_min = _circular_median((table.local[f.rows] % 86400) / 60.0)
             # Near its event and sharp, or it is a chance peak on a clock made for another
-            # time of day ("620 min after sunrise" on a home with no sun habit at all).
+            # time of day ("620 min after sunrise" on a home with no sun habit at all); and
+            # over days when the event moved, or the sun clock is the clock plus noise.
             near = abs(f.sun_offset_min) <= _SUN_MAX_OFFSET_MIN
-            if near and (f.spread_min or 0.0) <= cfg.max_time_spread_min / 2:
+            moved = np.ptp(shifted[f.rows] - table.local[f.rows]) / 60 >= _SUN_MIN_DRIFT_MIN
+            if near and moved and (f.spread_min or 0.0) <= cfg.max_time_spread_min / 2:
                 candidates.append(f)
     kept = list(found)
     for sun in sorted(candidates, key=lambda f: f.spread_min or 0.0):

@@ -54,6 +54,7 @@ def _mine(
         names=request["names"],
         restarts=homeiq_miner.Restarts(**request["restarts"]),
         groups=request["groups"],
+        location=homeiq_miner.Location(**request["location"]) if request["location"] else None,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import math
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -120,6 +120,20 @@ def _unix_time(value: Any) -> float:
 
 _TIMES = vol.All([_unix_time], vol.Length(max=MAX_RESTARTS))
 
+
+def _degrees(limit: float) -> Callable[[Any], float]:
+    """A finite number of degrees within +-limit."""
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise vol.Invalid("expected degrees (a number)")
+        if not -limit <= value <= limit:  # NaN fails too
+            raise vol.Invalid(f"expected degrees from -{limit} to {limit}")
+        return float(value)
+
+    return check
+
+
 # Rows are checked by `events_from_rows`: voluptuous per row is too slow for millions of rows.
 ANALYZE_SCHEMA = vol.Schema(
     {
@@ -143,6 +157,14 @@ ANALYZE_SCHEMA = vol.Schema(
             vol.Optional("recorder_starts", default=list): _TIMES,
             vol.Optional("started", default=list): _TIMES,
         },
+        # The home's location (degrees): habits that follow sunrise or sunset.
+        vol.Optional("location", default=None): vol.Any(
+            None,
+            {
+                vol.Required("latitude"): _degrees(90),
+                vol.Required("longitude"): _degrees(180),
+            },
+        ),
     }
 )
 
