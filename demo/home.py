@@ -27,6 +27,8 @@ WEATHER_CONDITIONS = (
     "clear-night", "cloudy", "exceptional", "fog", "hail", "lightning", "lightning-rainy",
     "partlycloudy", "pouring", "rainy", "snowy", "snowy-rainy", "sunny", "windy", "windy-variant",
 )  # fmt: skip
+# Where the demo home is (London): HomeIQ looks for habits that follow the sun there.
+LOCATION = (51.5, -0.12)
 # The first line of the files the demo writes; a file without it is the user's and is kept.
 GENERATED = "# Written by demo/run.py from the recorded home; rewritten when the demo changes."
 
@@ -97,8 +99,8 @@ def configuration_yaml(entities: list[DemoEntity], *, time_zone: str) -> str:
         f"  time_zone: {time_zone}",
         "  unit_system: metric",
         "  country: GB",
-        "  latitude: 51.5",
-        "  longitude: -0.12",
+        f"  latitude: {LOCATION[0]}",
+        f"  longitude: {LOCATION[1]}",
         "  elevation: 10",
         "",
         "frontend:",

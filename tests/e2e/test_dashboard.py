@@ -134,15 +134,19 @@ def test_demo_finds_what_the_recording_holds(demo: dict[str, Any]) -> None:
     what the miner finds in the CSV it replayed: the same patterns, counts and confidences. HA's
     own start-up writes (every entity at once, after the replayed history) must not add any."""
     from custom_components.homeiq.const import DEFAULT_DOMAINS
-    from custom_components.homeiq.homeiq_miner import MinerConfig, mine
+    from custom_components.homeiq.homeiq_miner import Location, MinerConfig, mine
     from custom_components.homeiq.homeiq_miner.readers import read_csv
+    from demo.home import LOCATION
     from demo.run import DEFAULT_LOG, DEMO_MIN_CONFIDENCE, TIME_ZONE
 
     analysis = json.loads((demo["config"] / "last-analysis.json").read_text())
     assert analysis["summary"]["miner"]["startup_rows"] > 0
     events = [e for e in read_csv(DEFAULT_LOG) if e.entity_id.split(".")[0] in DEFAULT_DOMAINS]
     direct = mine(
-        events, time_zone=TIME_ZONE, config=MinerConfig(min_confidence=DEMO_MIN_CONFIDENCE)
+        events,
+        time_zone=TIME_ZONE,
+        config=MinerConfig(min_confidence=DEMO_MIN_CONFIDENCE),
+        location=Location(*LOCATION),
     )
 
     def table(patterns: list[dict[str, Any]]) -> dict[str, tuple[float, int, bool]]:
