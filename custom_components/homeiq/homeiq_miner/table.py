@@ -121,10 +121,13 @@ def _use_keys(
     its state) becomes one key, "activated" / "pressed" (appended to `key_entity` and
     `key_state`). Changes are found on the raw states first: two uses are two changes."""
     mapping = np.arange(len(key_state), dtype=np.int32)
+    use_of = [USE_STATES.get(entity_id.split(".", 1)[0]) for entity_id in entities]
+    if not any(use_of):
+        return mapping
     use_codes: dict[int, int] = {}
     for code in range(len(key_gap)):
         entity = key_entity[code]
-        use = USE_STATES.get(entities[entity].split(".", 1)[0])
+        use = use_of[entity]
         if use is None or key_gap[code]:
             continue
         if entity not in use_codes:
