@@ -5,12 +5,13 @@ The baseline column is the same process reading the same CSV with the csv module
 timestamp, nothing else: the floor any CSV-based miner pays.
 
     scripts/bench miner [--sizes 100000,1000000] [--with-5m] [--keep DIR]
-                        [--recorder] [--clock-sensor]
+                        [--recorder] [--clock-sensor] [--location]
 
 --recorder also mines the same homes from a recorder database (WAL SQLite, the `states` /
 `states_meta` / `events` tables and columns HA's current schema has and the reader uses) through
 `read_recorder_db`. --clock-sensor adds a sensor with a new state every minute (a clock or
 timestamp sensor: one distinct state per event), the worst case for per-key tables.
+--location also mines the CSV with the home's location (Amsterdam): the sun clocks' passes.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ sys.path[:0] = [str(ROOT / "custom_components" / "homeiq"), str(ROOT)]
 
 from peak_rss import peak_rss_mb  # noqa: E402
 
-from homeiq_miner import Event, mine  # noqa: E402
+from homeiq_miner import Event, Location, mine  # noqa: E402
 from homeiq_miner.readers import (  # noqa: E402
     read_automation_context_ids,
     read_csv,
@@ -49,6 +50,7 @@ from homeiq_miner.ulid import bytes_to_ulid  # noqa: E402
 # event density stays that of a real home and growth with n is what is measured.
 ROOMS = 16
 TZ = "Europe/Amsterdam"
+LOCATION = Location(52.37, 4.89)
 
 
 def _days_for(size: int) -> int:
@@ -111,9 +113,11 @@ def write_db(path: Path, events: Iterator[Event]) -> int:
 def _worker(mode: str, path: str) -> None:
     started = time.perf_counter()
     out: dict[str, object] = {}
-    if mode in ("mine", "mine-db"):
+    if mode in ("mine", "mine-sun", "mine-db"):
         if mode == "mine":
             result = mine(read_csv(path), time_zone=TZ)
+        elif mode == "mine-sun":
+            result = mine(read_csv(path), time_zone=TZ, location=LOCATION)
         else:
             auto = read_automation_context_ids(path)
             result = mine(read_recorder_db(path), time_zone=TZ, automation_context_ids=auto)
@@ -155,6 +159,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="keep generated CSVs here")
     parser.add_argument("--recorder", action="store_true", help="also mine a recorder DB")
     parser.add_argument("--clock-sensor", action="store_true", help="add a new state a minute")
+    parser.add_argument(
+        "--location", action="store_true", help="also mine with the home's location (sun habits)"
+    )
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "CSV"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -178,6 +185,8 @@ def main() -> None:
             write_csv(path, home_events(size, args.clock_sensor))
         base = _measure("baseline", path)
         runs = [("csv", _measure("mine", path))]
+        if args.location:
+            runs.append(("csv + location", _measure("mine-sun", path)))
         db = folder / f"home-{size}{clock}.db"
         if args.recorder:
             if not db.exists():
