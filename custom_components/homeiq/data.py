@@ -31,6 +31,23 @@ def habit_signature(pattern: dict[str, Any]) -> str:
 
 
 MOVED_MIN = 90  # a time habit this far from where it was decided is another habit
+# Where sunrise and sunset sit on the clock `habit_time` measures sun habits by (any fixed
+# places work: only the offsets from them are compared).
+_SUN_CLOCK_MIN = {"sunrise": 6 * 60, "sunset": 18 * 60}
+
+
+def habit_time(pattern: dict[str, Any]) -> str | None:
+    """Where a time habit sits in the day: its clock time, or for one that follows the sun,
+    its place relative to sunrise or sunset, which does not drift with the seasons (by the
+    clock, "15 min after sunset" moves by hours over a year)."""
+    sun = pattern.get("sun")
+    if isinstance(sun, dict) and sun.get("event") in _SUN_CLOCK_MIN:
+        offset = sun.get("offset_min")
+        if isinstance(offset, int | float) and not isinstance(offset, bool):
+            minute = round(_SUN_CLOCK_MIN[sun["event"]] + offset) % 1440
+            return f"{minute // 60:02d}:{minute % 60:02d}"
+    time = pattern.get("time")
+    return time if isinstance(time, str) else None
 
 
 def _minutes(hhmm: object) -> int | None:
@@ -55,7 +72,7 @@ class Decision:
     signature: str
     at: str
     automation_id: str | None = None
-    time: str | None = None  # "HH:MM" of a time habit when decided
+    time: str | None = None  # "HH:MM" of a time habit when decided (see habit_time)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON for the store."""
@@ -131,7 +148,7 @@ class HomeIQData:
         if (
             decision is None
             or decision.signature != habit_signature(pattern)
-            or moved(decision.time, pattern.get("time"))
+            or moved(decision.time, habit_time(pattern))
         ):
             return STATUS_NEW  # never decided, or the habit changed since
         return decision.status
@@ -161,7 +178,7 @@ class HomeIQData:
             signature=habit_signature(pattern),
             at=dt_util.utcnow().isoformat(),
             automation_id=automation_id,
-            time=pattern.get("time"),
+            time=habit_time(pattern),
         )
 
 

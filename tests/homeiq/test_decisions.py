@@ -45,3 +45,18 @@ def test_decision_time_survives_the_store_and_older_files_still_load() -> None:
     older = HomeIQData.from_store(stored)
     assert older.decisions["tod-x"].time is None
     assert older.status({**TIME_HABIT, "time": "07:00"}) == "accepted"
+
+
+def test_sun_habit_stays_decided_through_the_seasons() -> None:
+    """ "15 min after sunset" is at 20:40 in August and 16:45 in December: the same habit. The
+    decision follows the offset from the sun, not the clock."""
+    august = {**TIME_HABIT, "time": "20:40", "sun": {"event": "sunset", "offset_min": 15}}
+    data = HomeIQData(patterns=[august])
+    data.decide(august, "dismissed", None)
+    december = {**august, "time": "16:45"}
+    assert data.status(december) == "dismissed"
+    # Two hours after sunset is another habit, as 20:40 -> 22:40 is by the clock.
+    later = {**december, "sun": {"event": "sunset", "offset_min": 135}}
+    assert data.status(later) == "new"
+    restored = HomeIQData.from_store(data.to_store())
+    assert restored.status(december) == "dismissed"
