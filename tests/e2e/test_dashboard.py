@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import json
 import os
 from pathlib import Path
+import re
 import shutil
 import signal
 import socket
@@ -308,6 +309,36 @@ def test_card_watches_the_entity_its_options_name(demo: dict[str, Any]) -> None:
             )
             assert toggle_reloads()  # the entity the new options name
             expect(page.locator("homeiq-suggestions-card .item").first).to_be_visible()
+        finally:
+            browser.close()
+
+
+def test_card_speaks_the_users_language(demo: dict[str, Any]) -> None:
+    """Every language the card knows has all its words, with the same placeholders; a user
+    who switches HA to German gets the card in German at once (no reload)."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        try:
+            items = _open_dashboard(page, demo)
+            tables = page.evaluate("() => customElements.get('homeiq-suggestions-card').strings")
+            english_only = {"bad_max", "bad_option"}  # before HA tells the card its language
+            words = set(tables["en"]) - english_only
+            assert {"de", "nl", "fr", "es"} <= set(tables)
+            for language, table in tables.items():
+                assert set(table) - english_only == words, language
+                for key in words:
+                    said = set(re.findall(r"\{(\w+)\}", table[key]))
+                    assert said == set(re.findall(r"\{(\w+)\}", tables["en"][key])), key
+            expect(items.first.get_by_role("button", name="Accept")).to_be_visible()
+            page.locator("homeiq-suggestions-card").evaluate(
+                "(card) => { const h = card._hass;"
+                " card.hass = {...h, locale: {...h.locale, language: 'de'}}; }"
+            )
+            expect(items.first.get_by_role("button", name="Übernehmen")).to_be_visible()
+            expect(items.first.get_by_role("button", name="Verwerfen")).to_be_visible()
+            expect(items.first.locator(".meta")).to_contain_text("Konfidenz")
+            expect(items.first.locator(".meta")).to_contain_text("Priorität")
         finally:
             browser.close()
 

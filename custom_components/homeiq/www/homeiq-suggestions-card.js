@@ -29,6 +29,104 @@ const STRINGS = {
     action_failed: "{action} failed: {error}",
     bad_max: "max must be a whole number from 1 to 50",
     bad_option: "{option} must be text",
+    category_energy: "energy",
+    category_comfort: "comfort",
+    category_security: "security",
+    category_convenience: "convenience",
+    category_maintenance: "maintenance",
+    priority_high: "high",
+    priority_medium: "medium",
+    priority_low: "low",
+  },
+  // The dashboard editor's config errors (bad_max, bad_option) come before HA tells the card
+  // its language: English only.
+  de: {
+    title: "HomeIQ-Vorschläge",
+    loading: "Wird geladen…",
+    empty: "Keine neuen Vorschläge.",
+    not_set_up: "HomeIQ ist nicht eingerichtet.",
+    admin_only: "Nur Administratoren können Vorschläge übernehmen oder verwerfen.",
+    accept: "Übernehmen",
+    dismiss: "Verwerfen",
+    confidence: "Konfidenz {value}",
+    priority: "Priorität {value}",
+    uncategorised: "ohne Kategorie",
+    models: "Modelle: {value}",
+    action_failed: "{action} fehlgeschlagen: {error}",
+    category_energy: "Energie",
+    category_comfort: "Komfort",
+    category_security: "Sicherheit",
+    category_convenience: "Bequemlichkeit",
+    category_maintenance: "Wartung",
+    priority_high: "hoch",
+    priority_medium: "mittel",
+    priority_low: "niedrig",
+  },
+  nl: {
+    title: "HomeIQ-suggesties",
+    loading: "Laden…",
+    empty: "Geen nieuwe suggesties.",
+    not_set_up: "HomeIQ is niet ingesteld.",
+    admin_only: "Alleen beheerders kunnen suggesties accepteren of afwijzen.",
+    accept: "Accepteren",
+    dismiss: "Afwijzen",
+    confidence: "betrouwbaarheid {value}",
+    priority: "prioriteit {value}",
+    uncategorised: "geen categorie",
+    models: "Modellen: {value}",
+    action_failed: "{action} mislukt: {error}",
+    category_energy: "energie",
+    category_comfort: "comfort",
+    category_security: "beveiliging",
+    category_convenience: "gemak",
+    category_maintenance: "onderhoud",
+    priority_high: "hoog",
+    priority_medium: "gemiddeld",
+    priority_low: "laag",
+  },
+  fr: {
+    title: "Suggestions HomeIQ",
+    loading: "Chargement…",
+    empty: "Aucune nouvelle suggestion.",
+    not_set_up: "HomeIQ n'est pas configuré.",
+    admin_only: "Seuls les administrateurs peuvent accepter ou rejeter des suggestions.",
+    accept: "Accepter",
+    dismiss: "Rejeter",
+    confidence: "confiance {value}",
+    priority: "priorité {value}",
+    uncategorised: "sans catégorie",
+    models: "Modèles : {value}",
+    action_failed: "Échec de « {action} » : {error}",
+    category_energy: "énergie",
+    category_comfort: "confort",
+    category_security: "sécurité",
+    category_convenience: "commodité",
+    category_maintenance: "maintenance",
+    priority_high: "haute",
+    priority_medium: "moyenne",
+    priority_low: "basse",
+  },
+  es: {
+    title: "Sugerencias de HomeIQ",
+    loading: "Cargando…",
+    empty: "No hay sugerencias nuevas.",
+    not_set_up: "HomeIQ no está configurado.",
+    admin_only: "Solo los administradores pueden aceptar o descartar sugerencias.",
+    accept: "Aceptar",
+    dismiss: "Descartar",
+    confidence: "confianza {value}",
+    priority: "prioridad {value}",
+    uncategorised: "sin categoría",
+    models: "Modelos: {value}",
+    action_failed: "{action}: error: {error}",
+    category_energy: "energía",
+    category_comfort: "confort",
+    category_security: "seguridad",
+    category_convenience: "comodidad",
+    category_maintenance: "mantenimiento",
+    priority_high: "alta",
+    priority_medium: "media",
+    priority_low: "baja",
   },
 };
 
@@ -82,6 +180,11 @@ function escapeHtml(text) {
 }
 
 class HomeIQSuggestionsCard extends HTMLElement {
+  // The word tables, for a look from outside (the browser test checks every language has them).
+  static get strings() {
+    return STRINGS;
+  }
+
   static getStubConfig() {
     return { max: 5 };
   }
@@ -119,8 +222,8 @@ class HomeIQSuggestionsCard extends HTMLElement {
     if (stamp !== this._stamp) {
       this._stamp = stamp;
       this._load();
-    } else if (this._admin !== this._isAdmin()) {
-      this._render();
+    } else if (this._admin !== this._isAdmin() || this._language !== this._languageOf(hass)) {
+      this._render(); // a new user, or the user picked another language in their profile
     }
   }
 
@@ -128,9 +231,18 @@ class HomeIQSuggestionsCard extends HTMLElement {
     return 3 + (this._suggestions ? this._suggestions.length * 4 : 0);
   }
 
+  _languageOf(hass) {
+    return hass ? (hass.locale && hass.locale.language) || hass.language : undefined;
+  }
+
   _t(key, vars) {
-    const hass = this._hass;
-    return translate(hass && ((hass.locale && hass.locale.language) || hass.language), key, vars);
+    return translate(this._languageOf(this._hass), key, vars);
+  }
+
+  // A category or priority the card has words for, else the value as the sidecar sent it (the
+  // category list is configurable).
+  _value(kind, value) {
+    return STRINGS.en[`${kind}_${value}`] ? this._t(`${kind}_${value}`) : value;
   }
 
   _isAdmin() {
@@ -221,6 +333,7 @@ class HomeIQSuggestionsCard extends HTMLElement {
   _render() {
     if (!this.shadowRoot) this.attachShadow({ mode: "open" });
     this._admin = this._isAdmin();
+    this._language = this._languageOf(this._hass);
     const items = this._suggestions || [];
     const list = this._error
       ? `<p class="error">${escapeHtml(this._error)}</p>`
@@ -277,8 +390,8 @@ class HomeIQSuggestionsCard extends HTMLElement {
         <div class="desc">${escapeHtml(s.description || s.id)}</div>
         <div class="meta">
           <span class="chip">${escapeHtml(this._t("confidence", { value: confidence }))}</span>
-          <span class="chip">${escapeHtml(s.category || this._t("uncategorised"))}</span>
-          <span class="chip">${escapeHtml(this._t("priority", { value: s.priority || "?" }))}</span>
+          <span class="chip">${escapeHtml(s.category ? this._value("category", s.category) : this._t("uncategorised"))}</span>
+          <span class="chip">${escapeHtml(this._t("priority", { value: s.priority ? this._value("priority", s.priority) : "?" }))}</span>
         </div>
         <pre>${escapeHtml(toYaml(s.automation || {}))}</pre>
         ${actions}
