@@ -201,14 +201,18 @@ def replay(
     if not rows:
         return 0
     shift = (end if end is not None else time.time() - 60) - rows[-1][0]
-    with sqlite3.connect(database, timeout=30) as conn:
+    conn = sqlite3.connect(database, timeout=30, isolation_level=None)
+    try:
+        # Take the write lock before reading states_meta: HA's recorder adds the same entities
+        # there as it records their first states (a read, then an insert, raced it once).
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT OR IGNORE INTO states_meta (entity_id) VALUES (?)",
+            [(entity_id,) for entity_id in sorted(wanted)],
+        )
         meta: dict[str, int] = dict(
             conn.execute("SELECT entity_id, metadata_id FROM states_meta").fetchall()
         )
-        for entity_id in sorted(wanted - meta.keys()):
-            cur = conn.execute("INSERT INTO states_meta (entity_id) VALUES (?)", (entity_id,))
-            assert cur.lastrowid is not None
-            meta[entity_id] = cur.lastrowid
         last_state: dict[str, str] = {}
         batch = []
         for ts, entity_id, state in rows:
@@ -224,4 +228,11 @@ def replay(
             "origin_idx, context_id_bin, metadata_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
             batch,
         )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()
     return len(batch)
