@@ -126,7 +126,16 @@ def _open_dashboard(page: Page, info: dict[str, Any]) -> Locator:
     _login(page, info)
     page.goto(info["base"] + "/homeiq-demo/suggestions")
     items = page.locator("homeiq-suggestions-card .item")
-    expect(items.first).to_be_visible(timeout=60_000)
+    try:
+        expect(items.first).to_be_visible(timeout=30_000)
+    except AssertionError:
+        # Seen once in a fresh clone (1 run in ~15): the dashboard rendered before the card's
+        # module was defined and kept "Custom element doesn't exist". A reload must fix it;
+        # docs/dashboard.md notes the open question.
+        if not page.get_by_text("Custom element doesn't exist").count():
+            raise
+        page.reload()
+        expect(items.first).to_be_visible(timeout=60_000)
     return items
 
 
