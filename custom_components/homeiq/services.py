@@ -132,6 +132,22 @@ def _pattern_json(data: HomeIQData, pattern: dict[str, Any]) -> dict[str, Any]:
     return {**pattern, "status": data.status(pattern)}
 
 
+# What the dashboard card needs to say a habit in the user's language (the description is
+# English): entity ids, states, times and counts, named and worded by the card.
+HABIT_FIELDS = (
+    "type",
+    "steps",
+    "together",
+    "together_at_once",
+    "time",
+    "weekdays",
+    "sun",
+    "delay_s",
+    "occurrences",
+    "days_seen",
+)
+
+
 def _suggestion_json(data: HomeIQData, pattern: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": pattern["id"],
@@ -141,6 +157,7 @@ def _suggestion_json(data: HomeIQData, pattern: dict[str, Any]) -> dict[str, Any
         "category": pattern.get("category"),
         "priority": pattern.get("priority"),
         "automation": pattern["suggestion"],
+        "habit": {key: pattern.get(key) for key in HABIT_FIELDS},
     }
 
 

@@ -20,7 +20,7 @@ import time
 from typing import Any
 import urllib.request
 
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,6 +93,23 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     assert not [cmd for cmd in _command_lines() if "homeiq_sidecar" in cmd and data_dir in cmd], (
         "the managed sidecar outlived Home Assistant"
     )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, for the module's tests."""
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no login, no cookies) for one test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    yield context.new_page()
+    context.close()
 
 
 def _command_lines() -> list[str]:
@@ -169,7 +186,7 @@ def test_demo_finds_what_the_recording_holds(demo: dict[str, Any]) -> None:
     assert table(analysis["patterns"]) == table(direct.patterns)
 
 
-def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any]) -> None:
+def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any], page: Page) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     # The managed sidecar runs (the teardown checks that Ctrl-C stops it).
     data_dir = str(demo["config"] / "homeiq")
@@ -179,31 +196,25 @@ def test_dashboard_shows_and_accepts_suggestion(demo: dict[str, Any]) -> None:
         for s in _api(demo, "/api/states")
         if s["entity_id"].startswith("automation.")
     }
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        try:
-            items = _open_dashboard(page, demo)
-            # The card names the models of the last analysis, fallbacks included (no model
-            # here claims to have run when it did not).
-            models = page.locator("homeiq-suggestions-card .models")
-            expect(models).to_contain_text("Models: embed", timeout=30_000)
-            expect(models).to_contain_text("rerank")
-            page.wait_for_timeout(1500)  # let the other cards render for the screenshot
-            page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+    items = _open_dashboard(page, demo)
+    # The card names the models of the last analysis, fallbacks included (no model
+    # here claims to have run when it did not).
+    models = page.locator("homeiq-suggestions-card .models")
+    expect(models).to_contain_text("Models: embed", timeout=30_000)
+    expect(models).to_contain_text("rerank")
+    page.wait_for_timeout(1500)  # let the other cards render for the screenshot
+    page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
 
-            first = items.first
-            description = first.locator(".desc").inner_text()
-            assert description.strip()
-            expect(first.locator("pre")).to_contain_text("triggers")
-            first.get_by_role("button", name="Accept").click()
-            # The accepted suggestion leaves the list of new ones.
-            expect(
-                page.locator("homeiq-suggestions-card .desc", has_text=description)
-            ).to_have_count(0, timeout=30_000)
-            page.screenshot(path=str(SHOTS / "dashboard-accepted.png"), full_page=True)
-        finally:
-            browser.close()
+    first = items.first
+    description = first.locator(".desc").inner_text()
+    assert description.strip()
+    expect(first.locator("pre")).to_contain_text("triggers")
+    first.get_by_role("button", name="Accept").click()
+    # The accepted suggestion leaves the list of new ones.
+    expect(page.locator("homeiq-suggestions-card .desc", has_text=description)).to_have_count(
+        0, timeout=30_000
+    )
+    page.screenshot(path=str(SHOTS / "dashboard-accepted.png"), full_page=True)
 
     # The automation exists in Home Assistant now (an automation entity that was not there).
     deadline = time.monotonic() + 30
@@ -275,84 +286,190 @@ def _hass_ws(page: Page, message: dict[str, Any]) -> Any:
     return page.evaluate("(m) => document.querySelector('home-assistant').hass.callWS(m)", message)
 
 
-def test_card_watches_the_entity_its_options_name(demo: dict[str, Any]) -> None:
+def test_card_watches_the_entity_its_options_name(demo: dict[str, Any], page: Page) -> None:
     """New card options (as the dashboard editor applies them) change which entity's updates
     reload the list: counted as the card's get_suggestions calls on HA's websocket."""
     watched = "input_boolean.demo_bedroom_tommy"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        loads: list[float] = []
+    loads: list[float] = []
 
-        def on_websocket(ws: Any) -> None:
-            ws.on(
-                "framesent",
-                lambda frame: (
-                    loads.append(time.monotonic())
-                    if isinstance(frame, str) and '"get_suggestions"' in frame
-                    else None
-                ),
-            )
+    def on_websocket(ws: Any) -> None:
+        ws.on(
+            "framesent",
+            lambda frame: (
+                loads.append(time.monotonic())
+                if isinstance(frame, str) and '"get_suggestions"' in frame
+                else None
+            ),
+        )
 
-        page.on("websocket", on_websocket)
-        try:
-            _open_dashboard(page, demo)
-            card = page.locator("homeiq-suggestions-card")
+    page.on("websocket", on_websocket)
+    _open_dashboard(page, demo)
+    card = page.locator("homeiq-suggestions-card")
 
-            def settled() -> int:
-                page.wait_for_timeout(2000)
-                return len(loads)
+    def settled() -> int:
+        page.wait_for_timeout(2000)
+        return len(loads)
 
-            def toggle_reloads() -> bool:
-                before = settled()
-                _post(demo, "/api/services/input_boolean/toggle", {"entity_id": watched})
-                page.wait_for_timeout(5000)
-                return len(loads) > before
+    def toggle_reloads() -> bool:
+        before = settled()
+        _post(demo, "/api/services/input_boolean/toggle", {"entity_id": watched})
+        page.wait_for_timeout(5000)
+        return len(loads) > before
 
-            assert loads, "the card never loaded its suggestions"
-            assert not toggle_reloads()  # not the card's entity: no reload
-            card.evaluate(
-                "(card, entity) => card.setConfig({type: 'custom:homeiq-suggestions-card', "
-                "title: 'New automation suggestions', max: 5, entity})",
-                watched,
-            )
-            assert toggle_reloads()  # the entity the new options name
-            expect(page.locator("homeiq-suggestions-card .item").first).to_be_visible()
-        finally:
-            browser.close()
+    assert loads, "the card never loaded its suggestions"
+    assert not toggle_reloads()  # not the card's entity: no reload
+    card.evaluate(
+        "(card, entity) => card.setConfig({type: 'custom:homeiq-suggestions-card', "
+        "title: 'New automation suggestions', max: 5, entity})",
+        watched,
+    )
+    assert toggle_reloads()  # the entity the new options name
+    expect(page.locator("homeiq-suggestions-card .item").first).to_be_visible()
 
 
-def test_card_speaks_the_users_language(demo: dict[str, Any]) -> None:
+def test_card_speaks_the_users_language(demo: dict[str, Any], page: Page) -> None:
     """Every language the card knows has all its words, with the same placeholders; a user
     who switches HA to German gets the card in German at once (no reload)."""
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        try:
-            items = _open_dashboard(page, demo)
-            tables = page.evaluate("() => customElements.get('homeiq-suggestions-card').strings")
-            english_only = {"bad_max", "bad_option"}  # before HA tells the card its language
-            words = set(tables["en"]) - english_only
-            assert {"de", "nl", "fr", "es"} <= set(tables)
-            for language, table in tables.items():
-                assert set(table) - english_only == words, language
-                for key in words:
-                    said = set(re.findall(r"\{(\w+)\}", table[key]))
-                    assert said == set(re.findall(r"\{(\w+)\}", tables["en"][key])), key
-            expect(items.first.get_by_role("button", name="Accept")).to_be_visible()
-            page.locator("homeiq-suggestions-card").evaluate(
-                "(card) => { const h = card._hass;"
-                " card.hass = {...h, locale: {...h.locale, language: 'de'}}; }"
-            )
-            expect(items.first.get_by_role("button", name="Übernehmen")).to_be_visible()
-            expect(items.first.get_by_role("button", name="Verwerfen")).to_be_visible()
-            expect(items.first.locator(".meta")).to_contain_text("Konfidenz")
-            expect(items.first.locator(".meta")).to_contain_text("Priorität")
-        finally:
-            browser.close()
+    items = _open_dashboard(page, demo)
+    tables = page.evaluate("() => customElements.get('homeiq-suggestions-card').strings")
+    english_only = {"bad_max", "bad_option"}  # before HA tells the card its language
+    words = set(tables["en"]) - english_only
+    assert {"de", "nl", "fr", "es"} <= set(tables)
+    for language, table in tables.items():
+        assert set(table) - english_only == words, language
+        for key in words:
+            said = set(re.findall(r"\{(\w+)\}", table[key]))
+            assert said == set(re.findall(r"\{(\w+)\}", tables["en"][key])), key
+    expect(items.first.get_by_role("button", name="Accept")).to_be_visible()
+    page.locator("homeiq-suggestions-card").evaluate(
+        "(card) => { const h = card._hass;"
+        " card.hass = {...h, locale: {...h.locale, language: 'de'}}; }"
+    )
+    expect(items.first.get_by_role("button", name="Übernehmen")).to_be_visible()
+    expect(items.first.get_by_role("button", name="Verwerfen")).to_be_visible()
+    expect(items.first.locator(".meta")).to_contain_text("Konfidenz")
+    expect(items.first.locator(".meta")).to_contain_text("Priorität")
+
+    # The habit itself in German too, worded by the card from the suggestion's structure with
+    # the names HA shows (the miner's description is English).
+    entry_id = _api(demo, "/api/config/config_entries/entry?domain=homeiq")[0]["entry_id"]
+    shown = {
+        s["id"]: s
+        for s in _hass_ws(
+            page,
+            {
+                "type": "call_service",
+                "domain": "homeiq",
+                "service": "get_suggestions",
+                "service_data": {"config_entry_id": entry_id},
+                "return_response": True,
+            },
+        )["response"]["suggestions"]
+    }
+    first = shown[str(items.first.get_attribute("data-suggestion"))]
+    habit = first["habit"]
+    german = items.first.locator(".desc").inner_text()
+    assert german != first["description"]
+    for step in habit["steps"] + habit["together"]:
+        name = _api(demo, f"/api/states/{step['entity_id']}")["attributes"]["friendly_name"]
+        assert name in german, (name, german)
+    assert f"({habit['occurrences']}-mal an {habit['days_seen']} Tagen)" in german, german
+    if habit["together"]:
+        moment = "im selben Moment" if habit["together_at_once"] else "im selben Befehl"
+        assert moment in german, german
+    _check_habit_phrases(page, habit)
 
 
-def test_dashboard_follows_decisions_errors_and_roles(demo: dict[str, Any]) -> None:
+def _check_habit_phrases(page: Page, real: dict[str, Any]) -> None:
+    """Every language with habit phrases says every kind of habit, with its names and counts
+    and nothing left unfilled; English and a pattern missing a field fall back (null) to the
+    miner's description."""
+    one, two = real["steps"][0]["entity_id"], real["steps"][-1]["entity_id"]
+    gone = "light.removed_since"  # no state in HA: said by its entity id
+    states = {s["entity_id"]: s for s in _hass_ws(page, {"type": "get_states"})}
+    sensor = next(
+        e for e, s in states.items() if s["attributes"].get("device_class") == "occupancy"
+    )
+    # A binary sensor's "on" as HA says it for its device class ("Detected"), not "turns on".
+    detected = page.evaluate(
+        "(e) => { const h = document.querySelector('home-assistant').hass;"
+        " return h.formatEntityState(h.states[e], 'on'); }",
+        sensor,
+    )
+    assert detected not in ("on", "On")
+    base = {"together": [], "together_at_once": False, "sun": None, "time": None}
+    time_habit = {**base, "type": "time_of_day", "delay_s": None, "occurrences": 21}
+    pair = {**base, "type": "trigger_action", "weekdays": None, "occurrences": 13}
+    habits = [
+        {**time_habit, "steps": [{"entity_id": one, "state": "on"}], "time": "07:05",
+         "weekdays": [0, 1, 2, 3, 4, 5, 6], "days_seen": 21},
+        {**time_habit, "steps": [{"entity_id": gone, "state": "off"}], "time": "18:40",
+         "sun": {"event": "sunset", "offset_min": 15}, "weekdays": [0, 1, 2, 3, 4],
+         "days_seen": 17},
+        {**time_habit, "steps": [{"entity_id": one, "state": "activated"}], "time": "06:10",
+         "sun": {"event": "sunrise", "offset_min": 0}, "weekdays": [5, 6], "days_seen": 9},
+        {**time_habit, "steps": [{"entity_id": two, "state": "heat"}], "time": "22:00",
+         "weekdays": [0, 2], "days_seen": 8, "together": [{"entity_id": gone, "state": "off"}]},
+        {**pair, "steps": [{"entity_id": one, "state": "off"}, {"entity_id": two, "state": "off"}],
+         "delay_s": 0.4, "days_seen": 8, "together": [{"entity_id": gone, "state": "off"}],
+         "together_at_once": True},
+        {**pair, "steps": [{"entity_id": one, "state": "on"}, {"entity_id": gone, "state": "pressed"}],
+         "delay_s": 75.0, "days_seen": 11},
+        {**pair, "steps": [{"entity_id": two, "state": "on"}, {"entity_id": one, "state": "off"}],
+         "delay_s": 600.0, "days_seen": 12},
+        {**pair, "type": "sequence", "delay_s": 130.0, "days_seen": 6, "steps": [
+            {"entity_id": one, "state": "on"}, {"entity_id": two, "state": "on"},
+            {"entity_id": gone, "state": "off"}]},
+        {**pair, "steps": [{"entity_id": sensor, "state": "on"}, {"entity_id": one, "state": "on"}],
+         "delay_s": 20.0, "days_seen": 14},
+    ]  # fmt: skip
+    said = page.evaluate(
+        """([habits, languages]) => {
+            const card = customElements.get('homeiq-suggestions-card');
+            const hass = document.querySelector('home-assistant').hass;
+            return languages.map((l) => habits.map((h) => card.describe(h, l, hass)));
+        }""",
+        [habits, ["de", "nl", "fr", "es", "en", "de-CH"]],
+    )
+    phrases = page.evaluate("() => customElements.get('homeiq-suggestions-card').phrases")
+    assert set(phrases) == {"de", "nl", "fr", "es"}
+    keys = {k: set(re.findall(r"\{(\w+)\}", v)) for k, v in phrases["de"].items()}
+    for table in phrases.values():
+        assert {k: set(re.findall(r"\{(\w+)\}", v)) for k, v in table.items()} == keys
+    names = {
+        e: states[e]["attributes"]["friendly_name"] if e in states else e
+        for e in (one, two, gone, sensor)
+    }
+    for texts in said[:4]:
+        assert len(set(texts)) == len(habits), texts  # each habit its own sentence
+        for habit, text in zip(habits, texts, strict=True):
+            assert isinstance(text, str), (habit, text)
+            assert not re.search(r"[{}]|undefined|null|NaN", text), text
+            for step in habit["steps"] + habit["together"]:
+                assert names[step["entity_id"]] in text, (names[step["entity_id"]], text)
+            assert str(habit["days_seen"]) in text, text
+            if habit["type"] != "time_of_day":
+                assert str(habit["occurrences"]) in text, text
+        wanted = [(0, "07:05"), (1, "15 min"), (5, "75 s"), (6, "10 min"), (7, "2 min")]
+        for i, part in [*wanted, (8, "20 s"), (8, detected)]:
+            assert part in texts[i], (part, texts[i])
+    for i in range(len(habits)):  # four languages, four sentences
+        assert len({texts[i] for texts in said[:4]}) == 4, [texts[i] for texts in said[:4]]
+    assert said[4] == [None] * len(habits)  # English: the miner's own description
+    assert said[5] == said[0]  # a regional variant speaks its language
+    unsure = {**habits[4]}
+    del unsure["together_at_once"]  # stored before the field existed: "moment" or "command"?
+    odd = [unsure, {**habits[0], "type": "cluster"}, {**habits[0], "occurrences": None}]
+    assert page.evaluate(
+        """(habits) => habits.map((h) => customElements.get('homeiq-suggestions-card')
+            .describe(h, 'de', document.querySelector('home-assistant').hass))""",
+        odd,
+    ) == [None, None, None]
+
+
+def test_dashboard_follows_decisions_errors_and_roles(
+    demo: dict[str, Any], browser: Browser, page: Page
+) -> None:
     """A failed action says so, non-admins get no buttons, decisions made elsewhere show up.
 
     The demo home has two suggestions and the first test accepted one: this test runs last
@@ -360,57 +477,50 @@ def test_dashboard_follows_decisions_errors_and_roles(demo: dict[str, Any]) -> N
     """
     SHOTS.mkdir(parents=True, exist_ok=True)
     entry_id = _api(demo, "/api/config/config_entries/entry?domain=homeiq")[0]["entry_id"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        admin = browser.new_page(viewport={"width": 1280, "height": 1100})
-        try:
-            items = _open_dashboard(admin, demo)
+    admin = page  # the guest below gets a context of its own
+    items = _open_dashboard(admin, demo)
 
-            # A failed action (here: a suggestion that does not exist) keeps its message after
-            # the list reloads, instead of flashing it away.
-            first = items.first
-            first.get_by_role("button", name="Accept").evaluate(
-                "(b) => { b.dataset.id = 'no-such-suggestion'; }"
-            )
-            first.get_by_role("button", name="Accept").click()
-            error = admin.locator("homeiq-suggestions-card .action-error")
-            expect(error).to_contain_text("Accept failed", timeout=30_000)
-            admin.wait_for_timeout(2000)  # the reload after the action has come and gone
-            expect(error).to_contain_text("Accept failed")
-            expect(items.first).to_be_visible()
+    # A failed action (here: a suggestion that does not exist) keeps its message after
+    # the list reloads, instead of flashing it away.
+    first = items.first
+    first.get_by_role("button", name="Accept").evaluate(
+        "(b) => { b.dataset.id = 'no-such-suggestion'; }"
+    )
+    first.get_by_role("button", name="Accept").click()
+    error = admin.locator("homeiq-suggestions-card .action-error")
+    expect(error).to_contain_text("Accept failed", timeout=30_000)
+    admin.wait_for_timeout(2000)  # the reload after the action has come and gone
+    expect(error).to_contain_text("Accept failed")
+    expect(items.first).to_be_visible()
 
-            # A user who is not an administrator sees the suggestions, no buttons, and why.
-            user = _hass_ws(
-                admin,
-                {"type": "config/auth/create", "name": "Guest", "group_ids": ["system-users"]},
-            )["user"]
-            _hass_ws(
-                admin,
-                {
-                    "type": "config/auth_provider/homeassistant/create",
-                    "user_id": user["id"],
-                    "username": "guest",
-                    "password": "guest-password-1",
-                },
-            )
-            guest = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-            _open_dashboard(guest, {**demo, "username": "guest", "password": "guest-password-1"})
-            expect(guest.locator("homeiq-suggestions-card .note")).to_contain_text(
-                "Only administrators"
-            )
-            expect(guest.locator("homeiq-suggestions-card button")).to_have_count(0)
-            guest.screenshot(path=str(SHOTS / "dashboard-non-admin.png"), full_page=True)
+    # A user who is not an administrator sees the suggestions, no buttons, and why.
+    user = _hass_ws(
+        admin,
+        {"type": "config/auth/create", "name": "Guest", "group_ids": ["system-users"]},
+    )["user"]
+    _hass_ws(
+        admin,
+        {
+            "type": "config/auth_provider/homeassistant/create",
+            "user_id": user["id"],
+            "username": "guest",
+            "password": "guest-password-1",
+        },
+    )
+    guest = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    _open_dashboard(guest, {**demo, "username": "guest", "password": "guest-password-1"})
+    expect(guest.locator("homeiq-suggestions-card .note")).to_contain_text("Only administrators")
+    expect(guest.locator("homeiq-suggestions-card button")).to_have_count(0)
+    guest.screenshot(path=str(SHOTS / "dashboard-non-admin.png"), full_page=True)
 
-            # Dismissed through the action (as the to-do card does): the card follows without
-            # a new analysis, from the new-suggestions sensor.
-            gone = items.first.get_attribute("data-suggestion")
-            _post(
-                demo,
-                "/api/services/homeiq/dismiss_suggestion",
-                {"config_entry_id": entry_id, "suggestion_id": gone},
-            )
-            expect(
-                admin.locator(f'homeiq-suggestions-card .item[data-suggestion="{gone}"]')
-            ).to_have_count(0, timeout=30_000)
-        finally:
-            browser.close()
+    # Dismissed through the action (as the to-do card does): the card follows without
+    # a new analysis, from the new-suggestions sensor.
+    gone = items.first.get_attribute("data-suggestion")
+    _post(
+        demo,
+        "/api/services/homeiq/dismiss_suggestion",
+        {"config_entry_id": entry_id, "suggestion_id": gone},
+    )
+    expect(admin.locator(f'homeiq-suggestions-card .item[data-suggestion="{gone}"]')).to_have_count(
+        0, timeout=30_000
+    )

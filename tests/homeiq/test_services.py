@@ -42,6 +42,20 @@ async def test_get_suggestions(hass: HomeAssistant, loaded_with_results: MockCon
     first = result["suggestions"][0]
     assert first["status"] == "new"
     assert first["automation"]["triggers"] == [{"trigger": "time", "at": "07:00:00"}]
+    # What the card words in the user's language; a field the pattern lacks (stored before
+    # it existed) is null, and the card then shows the English description.
+    assert first["habit"] == {
+        "type": "time_of_day",
+        "steps": [{"entity_id": "light.kitchen", "state": "on"}],
+        "together": None,
+        "together_at_once": None,
+        "time": "07:00",
+        "weekdays": [0, 1, 2, 3, 4, 5, 6],
+        "sun": None,
+        "delay_s": None,
+        "occurrences": 28,
+        "days_seen": 28,
+    }
 
     result = await call(hass, "get_suggestions", {"config_entry_id": entry_id, "status": "all"})
     assert AUTOMATED not in [s["id"] for s in result["suggestions"]]

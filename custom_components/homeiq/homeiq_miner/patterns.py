@@ -133,9 +133,11 @@ def build_pattern(
         "spread": None,
         "sun": None,
         "together": [],
+        "together_at_once": False,
     }
     together = [table.key_label(k) for k in found.together]
     pattern["together"] = [{"entity_id": e, "state": s} for e, s in together]
+    pattern["together_at_once"] = bool(together) and found.together_at_once
     also = [((names or {}).get(e, e), s) for e, s in together]
     how = "at the same moment" if found.together_at_once else "in the same command"
     same_command = f"; {how} {_and(_became(*x) for x in also)}" if also else ""

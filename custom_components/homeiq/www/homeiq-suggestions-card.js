@@ -1,7 +1,7 @@
 // HomeIQ suggestions card: each new suggestion with its description, confidence, category and
 // automation YAML, and Accept / Dismiss buttons, and which models the last analysis used. Plain
 // custom element: no build step, served by the integration itself.
-const CARD_VERSION = "0.3.0";
+const CARD_VERSION = "0.4.0";
 const CARD_TAG = "homeiq-suggestions-card";
 // A new analysis changes this sensor, and the card reloads the suggestions; its `models`
 // attribute says which models ran (or which fallback), shown at the bottom of the card.
@@ -130,8 +130,194 @@ const STRINGS = {
   },
 };
 
+// How each language says a habit, from the pattern's structure (`habit` in get_suggestions: the
+// miner's description is English, and English shows it as it is). Each sentence puts the changes
+// after a colon or semicolon, so every change is a main clause whatever the language's word order.
+// A language without a table shows the English description.
+const PHRASES = {
+  de: {
+    on: "{name} geht an",
+    off: "{name} geht aus",
+    activated: "{name} wird aktiviert",
+    pressed: "{name} wird gedrückt",
+    other: "{name} wechselt zu „{state}“",
+    clock: "Gegen {time}",
+    at_sunrise: "Bei Sonnenaufgang",
+    at_sunset: "Bei Sonnenuntergang",
+    after_sun: "Etwa {min} min nach {event}",
+    before_sun: "Etwa {min} min vor {event}",
+    sunrise: "Sonnenaufgang",
+    sunset: "Sonnenuntergang",
+    every_day: "jeden Tag",
+    weekdays: "werktags",
+    weekends: "am Wochenende",
+    on_days: "am {days}",
+    time_of_day: "{when}, {days}: {change} (an {days_seen} Tagen){together}.",
+    right_after: "sofort danach",
+    after: "etwa {duration} später",
+    trigger_action: "{first}; {after}: {then} ({occurrences}-mal an {days_seen} Tagen){together}.",
+    within_second: "alles innerhalb einer Sekunde",
+    first_to_last: "etwa {duration} vom ersten bis zum letzten",
+    sequence: "{first}; dann: {second}; dann: {third} ({spread}; {occurrences}-mal an {days_seen} Tagen).",
+    same_command: "; im selben Befehl: {changes}",
+    same_moment: "; im selben Moment: {changes}",
+  },
+  nl: {
+    on: "{name} gaat aan",
+    off: "{name} gaat uit",
+    activated: "{name} wordt geactiveerd",
+    pressed: "{name} wordt ingedrukt",
+    other: "{name} wordt „{state}”",
+    clock: "Rond {time}",
+    at_sunrise: "Bij zonsopgang",
+    at_sunset: "Bij zonsondergang",
+    after_sun: "Ongeveer {min} min na {event}",
+    before_sun: "Ongeveer {min} min voor {event}",
+    sunrise: "zonsopgang",
+    sunset: "zonsondergang",
+    every_day: "elke dag",
+    weekdays: "op werkdagen",
+    weekends: "in het weekend",
+    on_days: "op {days}",
+    time_of_day: "{when}, {days}: {change} (op {days_seen} dagen){together}.",
+    right_after: "direct daarna",
+    after: "ongeveer {duration} later",
+    trigger_action: "{first}; {after}: {then} ({occurrences} keer op {days_seen} dagen){together}.",
+    within_second: "alles binnen een seconde",
+    first_to_last: "ongeveer {duration} van eerste tot laatste",
+    sequence: "{first}; dan: {second}; dan: {third} ({spread}; {occurrences} keer op {days_seen} dagen).",
+    same_command: "; in hetzelfde commando: {changes}",
+    same_moment: "; op hetzelfde moment: {changes}",
+  },
+  fr: {
+    on: "{name} s'allume",
+    off: "{name} s'éteint",
+    activated: "{name} est activé",
+    pressed: "{name} est pressé",
+    other: "{name} passe à « {state} »",
+    clock: "Vers {time}",
+    at_sunrise: "Au lever du soleil",
+    at_sunset: "Au coucher du soleil",
+    after_sun: "Environ {min} min après {event}",
+    before_sun: "Environ {min} min avant {event}",
+    sunrise: "le lever du soleil",
+    sunset: "le coucher du soleil",
+    every_day: "tous les jours",
+    weekdays: "en semaine",
+    weekends: "le week-end",
+    on_days: "le {days}",
+    time_of_day: "{when}, {days} : {change} (sur {days_seen} jours){together}.",
+    right_after: "aussitôt après",
+    after: "environ {duration} plus tard",
+    trigger_action: "{first} ; {after} : {then} ({occurrences} fois sur {days_seen} jours){together}.",
+    within_second: "le tout en moins d'une seconde",
+    first_to_last: "environ {duration} du premier au dernier",
+    sequence: "{first} ; puis : {second} ; puis : {third} ({spread} ; {occurrences} fois sur {days_seen} jours).",
+    same_command: " ; dans la même commande : {changes}",
+    same_moment: " ; au même moment : {changes}",
+  },
+  es: {
+    on: "{name} se enciende",
+    off: "{name} se apaga",
+    activated: "{name} se activa",
+    pressed: "{name} se pulsa",
+    other: "{name} pasa a «{state}»",
+    clock: "Hacia las {time}",
+    at_sunrise: "Al amanecer",
+    at_sunset: "Al atardecer",
+    after_sun: "Unos {min} min después de {event}",
+    before_sun: "Unos {min} min antes de {event}",
+    sunrise: "la salida del sol",
+    sunset: "la puesta de sol",
+    every_day: "todos los días",
+    weekdays: "entre semana",
+    weekends: "los fines de semana",
+    on_days: "los {days}",
+    time_of_day: "{when}, {days}: {change} (en {days_seen} días){together}.",
+    right_after: "justo después",
+    after: "unos {duration} después",
+    trigger_action: "{first}; {after}: {then} ({occurrences} veces en {days_seen} días){together}.",
+    within_second: "todo en menos de un segundo",
+    first_to_last: "unos {duration} del primero al último",
+    sequence: "{first}; luego: {second}; luego: {third} ({spread}; {occurrences} veces en {days_seen} días).",
+    same_command: "; en el mismo comando: {changes}",
+    same_moment: "; en el mismo momento: {changes}",
+  },
+};
+
+function tableFor(tables, language) {
+  return tables[language] || tables[String(language || "").split("-")[0]];
+}
+
+// The habit in the user's language, or null (no table for it, or a pattern stored before a field
+// it needs existed): the card then shows the English description.
+function describeHabit(habit, language, hass) {
+  const words = tableFor(PHRASES, language);
+  if (!words || !habit || !Array.isArray(habit.steps) || !habit.steps.length) return null;
+  if (!Number.isInteger(habit.occurrences) || !Number.isInteger(habit.days_seen)) return null;
+  const fill = (key, vars = {}) => words[key].replace(/\{(\w+)\}/g, (_, name) => String(vars[name]));
+  const list = (items) => new Intl.ListFormat(language, { type: "conjunction" }).format(items);
+  const duration = (seconds) => (seconds < 90 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`);
+  // Names as HA shows them now (a renamed entity reads with its new name); other states, and a
+  // binary sensor's on/off, in HA's own words for them ("heat" -> "Heizen", a door's "on" ->
+  // "Offen").
+  const change = ({ entity_id: id, state }) => {
+    const entity = hass && hass.states ? hass.states[id] : undefined;
+    const name = (entity && entity.attributes.friendly_name) || id;
+    const sensor = id.startsWith("binary_sensor.") && entity;
+    if (["on", "off", "activated", "pressed"].includes(state) && !sensor) return fill(state, { name });
+    const shown = entity && hass.formatEntityState ? hass.formatEntityState(entity, state) : state;
+    return fill("other", { name, state: shown });
+  };
+  let together = "";
+  if (Array.isArray(habit.together) && habit.together.length) {
+    if (typeof habit.together_at_once !== "boolean") return null;
+    const changes = list(habit.together.map(change));
+    together = fill(habit.together_at_once ? "same_moment" : "same_command", { changes });
+  }
+  const counts = { occurrences: habit.occurrences, days_seen: habit.days_seen, together };
+  const steps = habit.steps.map(change);
+  if (habit.type === "time_of_day" && steps.length === 1 && Array.isArray(habit.weekdays)) {
+    const when = habitWhen(habit, fill);
+    if (!when) return null;
+    return fill("time_of_day", { ...counts, when, days: habitDays(habit.weekdays, language, fill), change: steps[0] });
+  }
+  if (typeof habit.delay_s !== "number") return null;
+  if (habit.type === "trigger_action" && steps.length === 2) {
+    const after = habit.delay_s < 1 ? fill("right_after") : fill("after", { duration: duration(habit.delay_s) });
+    return fill("trigger_action", { ...counts, first: steps[0], after, then: steps[1] });
+  }
+  if (habit.type === "sequence" && steps.length === 3) {
+    const spread =
+      habit.delay_s < 1 ? fill("within_second") : fill("first_to_last", { duration: duration(habit.delay_s) });
+    return fill("sequence", { ...counts, first: steps[0], second: steps[1], third: steps[2], spread });
+  }
+  return null;
+}
+
+function habitWhen(habit, fill) {
+  const sun = habit.sun;
+  if (sun && ["sunrise", "sunset"].includes(sun.event) && Number.isFinite(sun.offset_min)) {
+    if (sun.offset_min === 0) return fill(`at_${sun.event}`);
+    const vars = { min: Math.abs(sun.offset_min), event: fill(sun.event) };
+    return fill(sun.offset_min > 0 ? "after_sun" : "before_sun", vars);
+  }
+  return typeof habit.time === "string" ? fill("clock", { time: habit.time }) : null;
+}
+
+function habitDays(weekdays, language, fill) {
+  const days = weekdays.join(",");
+  if (days === "0,1,2,3,4,5,6") return fill("every_day");
+  if (days === "0,1,2,3,4") return fill("weekdays");
+  if (days === "5,6") return fill("weekends");
+  // 0 is Monday, as in Python; 1 January 2024 was a Monday.
+  const name = new Intl.DateTimeFormat(language, { weekday: "long", timeZone: "UTC" });
+  const names = weekdays.map((d) => name.format(new Date(Date.UTC(2024, 0, 1 + d))));
+  return fill("on_days", { days: new Intl.ListFormat(language, { type: "conjunction" }).format(names) });
+}
+
 function translate(language, key, vars = {}) {
-  const table = STRINGS[language] || STRINGS[String(language || "").split("-")[0]] || STRINGS.en;
+  const table = tableFor(STRINGS, language) || STRINGS.en;
   const text = table[key] || STRINGS.en[key] || key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
 }
@@ -183,6 +369,15 @@ class HomeIQSuggestionsCard extends HTMLElement {
   // The word tables, for a look from outside (the browser test checks every language has them).
   static get strings() {
     return STRINGS;
+  }
+
+  // A habit in a language, as the card says it (null: the English description is shown).
+  static describe(habit, language, hass) {
+    return describeHabit(habit, language, hass);
+  }
+
+  static get phrases() {
+    return PHRASES;
   }
 
   static getStubConfig() {
@@ -387,7 +582,7 @@ class HomeIQSuggestionsCard extends HTMLElement {
       : "";
     return `
       <div class="item" data-suggestion="${escapeHtml(s.id)}">
-        <div class="desc">${escapeHtml(s.description || s.id)}</div>
+        <div class="desc">${escapeHtml(describeHabit(s.habit, this._language, this._hass) || s.description || s.id)}</div>
         <div class="meta">
           <span class="chip">${escapeHtml(this._t("confidence", { value: confidence }))}</span>
           <span class="chip">${escapeHtml(s.category ? this._value("category", s.category) : this._t("uncategorised"))}</span>
