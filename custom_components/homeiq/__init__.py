@@ -74,6 +74,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeIQConfigEntry) -> bo
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.async_schedule()
+    coordinator.async_follow_automations()
 
     async def stop_sidecar(_event: Event | None = None) -> None:
         await sidecar.async_stop()

@@ -10,10 +10,12 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.core import Context, HomeAssistant, callback
+from homeassistant.components.automation import EVENT_AUTOMATION_RELOADED
+from homeassistant.core import Context, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.event import async_track_time_change, async_track_time_interval
 from homeassistant.helpers.recorder import get_instance
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -42,6 +44,7 @@ from .const import (
     STATUS_ACCEPTED,
     STATUS_DISMISSED,
 )
+from .covered import async_covering
 from .data import Decision, HomeIQData
 from .history import async_build_selection, async_groups, write_analyze_body
 from .sidecar import STATE_RUNNING, Sidecar
@@ -150,6 +153,23 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         self.config_entry.async_on_unload(
             async_track_time_interval(self.hass, self._check_health, HEALTH_INTERVAL)
         )
+
+    @callback
+    def async_follow_automations(self) -> None:
+        """Leave out suggestions the user's own automations already do (covered.py), worked
+        out now or once HA has started (automations may load after HomeIQ), and again whenever
+        automations are reloaded: written, edited or deleted in the editor."""
+        self.config_entry.async_on_unload(
+            self.hass.bus.async_listen(EVENT_AUTOMATION_RELOADED, self._automations_changed)
+        )
+        self.config_entry.async_on_unload(async_at_started(self.hass, self._automations_changed))
+
+    @callback
+    def _automations_changed(self, _event: Event | HomeAssistant | None = None) -> None:
+        covered = async_covering(self.hass, self.data.patterns)
+        if covered != self.data.covered:
+            self.data.covered = covered
+            self.async_update_listeners()
 
     async def _scheduled(self, _now: datetime) -> None:
         try:
@@ -361,6 +381,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             duration_s=round(time.monotonic() - started, 3),
             events=stats.events,
         )
+        data.covered = async_covering(self.hass, data.patterns)
         models = data.summary.get("models")  # which models ran, or the fallbacks (honest)
         LOGGER.info(
             "HomeIQ analysed %s state changes of %s entities in %.1f s: %s patterns; models: %s",
@@ -420,6 +441,12 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
 
     def _suggested(self, pattern_id: str) -> dict[str, Any]:
         pattern = self.data.pattern(pattern_id)
+        if (automation := self.data.covered.get(pattern_id)) is not None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="suggestion_covered",
+                translation_placeholders={"suggestion_id": pattern_id, "automation": automation},
+            )
         if pattern is None or self.data.status(pattern) is None:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,

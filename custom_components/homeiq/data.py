@@ -106,6 +106,9 @@ class HomeIQData:
     last_analysis: datetime | None = None
     duration_s: float | None = None
     events: int | None = None
+    # Pattern id -> the user's automation that already does its suggestion (covered.py): not
+    # stored, worked out again whenever automations or patterns change.
+    covered: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_store(cls, stored: dict[str, Any] | None) -> HomeIQData:
@@ -142,7 +145,11 @@ class HomeIQData:
 
     def status(self, pattern: dict[str, Any]) -> str | None:
         """new / accepted / dismissed; None when there is nothing to suggest."""
-        if not pattern.get("suggestion") or pattern.get("automated"):
+        if (
+            not pattern.get("suggestion")
+            or pattern.get("automated")
+            or pattern["id"] in self.covered
+        ):
             return None
         decision = self.decisions.get(pattern["id"])
         if (

@@ -129,7 +129,11 @@ def _enabled(value: Any) -> bool:
 
 
 def _pattern_json(data: HomeIQData, pattern: dict[str, Any]) -> dict[str, Any]:
-    return {**pattern, "status": data.status(pattern)}
+    return {
+        **pattern,
+        "status": data.status(pattern),
+        "covered_by": data.covered.get(pattern["id"]),
+    }
 
 
 # What the dashboard card needs to say a habit in the user's language (the description is

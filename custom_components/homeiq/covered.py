@@ -1,0 +1,152 @@
+"""Suggestions the user's own automations already carry out.
+
+The miner marks a habit `automated` when the recorder shows an automation made its changes.
+An automation the user wrote after the history began, or one that has not had its trigger in
+the window, leaves no such trace: here each suggestion is compared with HA's automation
+entities (their configuration as written), and one that an automation already does is not
+suggested. Compared are the trigger (same kind; a state trigger on the same entity and state,
+a time trigger within TIME_SLACK_MIN, a sun trigger on the same event) and every change of the
+habit itself (the same action on the same entity, anywhere in the automation's actions, nested
+in choose/if/sequence included). Device and area targets are not resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from homeassistant.components.automation import DATA_COMPONENT
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.util import dt as dt_util
+
+from .automations import automation_id
+
+TIME_SLACK_MIN = 60  # a time trigger this close to the habit's time serves the same habit
+
+
+def _listed(value: object) -> list[str]:
+    if isinstance(value, str):  # HA also takes "light.a, light.b"
+        return [part.strip() for part in value.split(",")]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def _minute(value: str) -> int | None:
+    parsed = dt_util.parse_time(value)
+    return None if parsed is None else parsed.hour * 60 + parsed.minute
+
+
+def _triggers(config: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = config.get("triggers", config.get("trigger"))
+    items = raw if isinstance(raw, list) else [raw]
+    return [t for t in items if isinstance(t, dict)]
+
+
+def _kind(trigger: dict[str, Any]) -> object:
+    return trigger.get("trigger", trigger.get("platform"))
+
+
+def _same_trigger(theirs: dict[str, Any], ours: dict[str, Any]) -> bool:
+    kind = _kind(ours)
+    if _kind(theirs) != kind:
+        return False
+    if kind == "state":
+        if ours.get("entity_id") not in _listed(theirs.get("entity_id")):
+            return False
+        # Any change of the entity serves a habit on one state of it, not the other way round.
+        wanted, their_to = ours.get("to"), theirs.get("to")
+        return their_to is None or (wanted is not None and wanted in _listed(their_to))
+    if kind == "time":
+        want = _minute(str(ours.get("at")))
+        if want is None:
+            return False
+        for at in _listed(theirs.get("at")):
+            if (minute := _minute(at)) is not None:
+                gap = abs(minute - want) % 1440
+                if min(gap, 1440 - gap) <= TIME_SLACK_MIN:
+                    return True
+        return False
+    if kind == "sun":
+        return bool(theirs.get("event") == ours.get("event"))
+    return False
+
+
+def _actions(node: object) -> Iterator[tuple[str, str]]:
+    """(action, entity id) of every action call in an automation's actions, however nested."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _actions(item)
+        return
+    if not isinstance(node, dict):
+        return
+    action = node.get("action", node.get("service"))
+    if isinstance(action, str):
+        target, data = node.get("target"), node.get("data")
+        entities = _listed(node.get("entity_id"))
+        for holder in (target, data):
+            if isinstance(holder, dict):
+                entities += _listed(holder.get("entity_id"))
+        for entity_id in entities:
+            yield action, entity_id
+    for value in node.values():
+        if isinstance(value, list | dict):
+            yield from _actions(value)
+
+
+def _same_action(action: str, theirs: set[tuple[str, str]], entity_id: str) -> bool:
+    # homeassistant.turn_on does what light.turn_on does.
+    generic = "homeassistant." + action.split(".", 1)[-1]
+    return (action, entity_id) in theirs or (generic, entity_id) in theirs
+
+
+def _habit_actions(pattern: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """(action, entity id) of the habit's own changes in its suggestion (not `together`)."""
+    steps = pattern.get("steps") or []
+    changes = steps[:1] if pattern.get("type") == "time_of_day" else steps[1:]
+    wanted = {step.get("entity_id") for step in changes if isinstance(step, dict)}
+    found = [
+        (str(a["action"]), str(a["target"]["entity_id"]))
+        for a in pattern["suggestion"].get("actions") or []
+        if isinstance(a, dict)
+        and isinstance(a.get("target"), dict)
+        and a["target"].get("entity_id") in wanted
+    ]
+    return found if {e for _, e in found} == wanted else None
+
+
+@callback
+def async_covering(hass: HomeAssistant, patterns: list[dict[str, Any]]) -> dict[str, str]:
+    """Pattern id -> entity id of the user's automation that already does its suggestion."""
+    component = hass.data.get(DATA_COMPONENT)
+    if component is None:
+        return {}
+    automations = [
+        (
+            entity.entity_id,
+            entity.unique_id,
+            _triggers(config),
+            set(_actions(config.get("actions", config.get("action")))),
+        )
+        for entity in component.entities
+        if isinstance(config := entity.raw_config, dict)
+    ]
+    covering: dict[str, str] = {}
+    for pattern in patterns:
+        suggestion = pattern.get("suggestion")
+        if not isinstance(suggestion, dict) or pattern.get("automated"):
+            continue
+        ours = (suggestion.get("triggers") or [None])[0]
+        changes = _habit_actions(pattern)
+        if not isinstance(ours, dict) or changes is None:
+            continue
+        own = automation_id(str(pattern["id"]))  # accepting it made this one: not "covered"
+        for entity_id, unique_id, triggers, actions in automations:
+            if (
+                unique_id != own
+                and any(_same_trigger(t, ours) for t in triggers)
+                and all(_same_action(a, actions, e) for a, e in changes)
+            ):
+                covering[str(pattern["id"])] = entity_id
+                break
+    return covering

@@ -1,0 +1,166 @@
+"""Suggestions the user's own automations already do are not suggested (covered.py).
+
+Real HA automations, loaded from automations.yaml and reloaded as the editor does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.setup import async_setup_component
+from homeassistant.util.yaml import dump
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.homeiq.const import DOMAIN
+
+pytestmark = pytest.mark.usefixtures("recorder_mock")
+
+
+@pytest.fixture
+def expected_lingering_timers() -> bool:
+    """HA's time triggers keep their timers until HA stops, after the test's end."""
+    return True
+
+
+HABIT = "tod-light-kitchen-on-0700"  # light.kitchen on around 07:00 every day
+PAIR = "ta-door-hallway"  # light.hallway on after binary_sensor.front_door on
+
+# Near misses: each differs from a suggestion in one thing that makes it another habit.
+NEAR_MISSES: list[dict[str, Any]] = [
+    {  # another time of day
+        "id": "noon",
+        "triggers": [{"trigger": "time", "at": "12:00:00"}],
+        "actions": [{"action": "light.turn_on", "target": {"entity_id": "light.kitchen"}}],
+    },
+    {  # the same time, the other way
+        "id": "kitchen_off",
+        "triggers": [{"trigger": "time", "at": "07:00:00"}],
+        "actions": [{"action": "light.turn_off", "target": {"entity_id": "light.kitchen"}}],
+    },
+    {  # the door closing, not opening
+        "id": "door_closes",
+        "triggers": [{"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "off"}],
+        "actions": [{"action": "light.turn_on", "target": {"entity_id": "light.hallway"}}],
+    },
+    {  # the door opening, another light
+        "id": "door_porch",
+        "triggers": [{"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "on"}],
+        "actions": [{"action": "light.turn_on", "target": {"entity_id": "light.porch"}}],
+    },
+]
+# What a user writes for the same habits: another minute, old keys, nested actions.
+COVERING: list[dict[str, Any]] = [
+    {
+        "id": "morning",
+        "alias": "Morning kitchen",
+        "trigger": [{"platform": "time", "at": ["06:00:00", "07:20"]}],
+        "action": [
+            {
+                "choose": [
+                    {
+                        "conditions": [{"condition": "state", "entity_id": "sun.sun", "state": "below_horizon"}],
+                        "sequence": [{"service": "light.turn_on", "entity_id": "light.kitchen"}],
+                    }
+                ]
+            }
+        ],
+    },
+    {
+        "id": "door_light",
+        "alias": "Door light",
+        "triggers": [{"trigger": "state", "entity_id": ["binary_sensor.front_door"]}],
+        "actions": [
+            {"action": "homeassistant.turn_on", "target": {"entity_id": "light.porch, light.hallway"}}
+        ],
+    },
+]  # fmt: skip
+
+
+async def _automations(hass: HomeAssistant, config_dir: Path, items: list[dict[str, Any]]) -> None:
+    """automations.yaml holds these, and HA has (re)loaded them, as after saving in the editor."""
+    (config_dir / "automations.yaml").write_text(dump(items) if items else "[]\n")
+    if "automation" in hass.config.components:
+        await hass.services.async_call("automation", "reload", blocking=True)
+    else:
+        assert await async_setup_component(hass, "automation", {})
+    await hass.async_block_till_done()
+
+
+async def _new(hass: HomeAssistant, entry: MockConfigEntry) -> list[str]:
+    result = await hass.services.async_call(
+        DOMAIN,
+        "get_suggestions",
+        {"config_entry_id": entry.entry_id},
+        blocking=True,
+        return_response=True,
+    )
+    assert isinstance(result, dict)
+    return [s["id"] for s in result["suggestions"]]
+
+
+async def test_an_automation_the_user_has_is_not_suggested(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """Near misses leave both suggestions; the user's own versions take them away at the
+    next reload of automations, and deleting those brings them back."""
+    assert await _new(hass, loaded_with_results) == [HABIT, PAIR]
+    await _automations(hass, config_dir, NEAR_MISSES)
+    assert await _new(hass, loaded_with_results) == [HABIT, PAIR]
+    assert hass.states.get("sensor.homeiq_new_suggestions").state == "2"
+
+    await _automations(hass, config_dir, NEAR_MISSES + COVERING)
+    assert await _new(hass, loaded_with_results) == []
+    coordinator = loaded_with_results.runtime_data.coordinator
+    assert coordinator.data.covered == {
+        HABIT: "automation.morning_kitchen",
+        PAIR: "automation.door_light",
+    }
+    # The entities follow at once, without a new analysis.
+    assert hass.states.get("sensor.homeiq_new_suggestions").state == "0"
+    # A card still showing it gets told why it cannot be accepted.
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "accept_suggestion",
+            {"config_entry_id": loaded_with_results.entry_id, "suggestion_id": PAIR},
+            blocking=True,
+        )
+    assert err.value.translation_key == "suggestion_covered"
+    assert err.value.translation_placeholders == {
+        "suggestion_id": PAIR,
+        "automation": "automation.door_light",
+    }
+
+    await _automations(hass, config_dir, NEAR_MISSES)
+    assert await _new(hass, loaded_with_results) == [HABIT, PAIR]
+    assert hass.states.get("sensor.homeiq_new_suggestions").state == "2"
+
+
+async def test_an_accepted_suggestion_is_not_covered_by_its_own_automation(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """Accepting writes an automation that does the suggestion: it stays 'accepted', it is
+    not 'an automation the user already had'."""
+    await _automations(hass, config_dir, [])
+    await hass.services.async_call(
+        DOMAIN,
+        "accept_suggestion",
+        {"config_entry_id": loaded_with_results.entry_id, "suggestion_id": HABIT},
+        blocking=True,
+    )
+    await hass.async_block_till_done()
+    coordinator = loaded_with_results.runtime_data.coordinator
+    assert coordinator.data.covered == {}
+    result = await hass.services.async_call(
+        DOMAIN,
+        "get_suggestions",
+        {"config_entry_id": loaded_with_results.entry_id, "status": "accepted"},
+        blocking=True,
+        return_response=True,
+    )
+    assert isinstance(result, dict)
+    assert [s["id"] for s in result["suggestions"]] == [HABIT]
