@@ -17,6 +17,7 @@ from homeassistant.helpers.event import async_track_time_change, async_track_tim
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.storage import Store
+from homeassistant.helpers.sun import get_astral_event_date
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -64,6 +65,18 @@ def storage_key(entry_id: str) -> str:
 
 # Results an unloaded entry could not save (disk full), by entry id: see async_unload.
 UNSAVED: HassKey[dict[str, HomeIQData]] = HassKey(f"{DOMAIN}_unsaved")
+
+
+def sun_minutes(hass: HomeAssistant) -> dict[str, int]:
+    """Local minutes after midnight of today's sunrise and sunset at the home (those the sun
+    has today): a time habit's place from the sun, for its decisions (data.sun_moved)."""
+    today = dt_util.now().date()
+    minutes = {}
+    for event in ("sunrise", "sunset"):
+        if (when := get_astral_event_date(hass, event, today)) is not None:
+            local = dt_util.as_local(when)
+            minutes[event] = local.hour * 60 + local.minute
+    return minutes
 
 
 class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
@@ -373,6 +386,10 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         finally:
             await self.hass.async_add_executor_job(body.close)
         self._set_connected(True)
+        sun = sun_minutes(self.hass)
+        for pattern in result["patterns"]:
+            if pattern.get("type") == "time_of_day":
+                pattern["sun_minutes"] = sun
         data = HomeIQData(
             patterns=result["patterns"],
             decisions=self.data.decisions,

@@ -55,13 +55,54 @@ def _minutes(hhmm: object) -> int | None:
     return None if parsed is None else parsed.hour * 60 + parsed.minute
 
 
+def _apart(before: float, after: float) -> bool:
+    gap = abs(before - after) % 1440
+    return min(gap, 1440 - gap) > MOVED_MIN
+
+
 def moved(then: str | None, now: object) -> bool:
     """Whether a time habit now sits elsewhere in the day than when it was decided."""
     before, after = _minutes(then), _minutes(now)
     if before is None or after is None:  # not a time habit, or decided before times were kept
         return False
-    gap = abs(before - after) % 1440
-    return min(gap, 1440 - gap) > MOVED_MIN
+    return _apart(before, after)
+
+
+def _sun_offset(sun: object) -> tuple[str, float] | None:
+    """(event, minutes from it) of a sun habit's `sun` field."""
+    if not isinstance(sun, dict) or sun.get("event") not in _SUN_CLOCK_MIN:
+        return None
+    offset = sun.get("offset_min")
+    if not isinstance(offset, int | float) or isinstance(offset, bool):
+        return None
+    return str(sun["event"]), float(offset)
+
+
+def _from_sun(clock: object, sun_minutes: object, event: str) -> float | None:
+    """A clock habit's minutes from the sun event, by the event's time on its analysis day."""
+    minute = _minutes(clock)
+    at = sun_minutes.get(event) if isinstance(sun_minutes, dict) else None
+    if minute is None or not isinstance(at, int | float) or isinstance(at, bool):
+        return None
+    return (minute - at + 720) % 1440 - 720
+
+
+def sun_moved(decision: Decision, pattern: dict[str, Any]) -> bool | None:
+    """Whether the habit moved, when one of the two was found by the clock and the other by
+    the sun; None when that is not the case or cannot be told.
+
+    Near the solstices sunset and sunrise barely move, and the miner finds a sun habit by the
+    clock: measured from the sun on the clock habit's day (`sun_minutes`, added at analysis),
+    "16:20" in December and "15 min after sunset" are the same habit.
+    """
+    then, now = _sun_offset(decision.sun), _sun_offset(pattern.get("sun"))
+    if then is not None and now is None:
+        offset = _from_sun(pattern.get("time"), pattern.get("sun_minutes"), then[0])
+        return None if offset is None else _apart(offset, then[1])
+    if then is None and now is not None:
+        offset = _from_sun(decision.time, decision.sun_minutes, now[0])
+        return None if offset is None else _apart(offset, now[1])
+    return None
 
 
 @dataclass(kw_only=True)
@@ -73,6 +114,8 @@ class Decision:
     at: str
     automation_id: str | None = None
     time: str | None = None  # "HH:MM" of a time habit when decided (see habit_time)
+    sun: dict[str, Any] | None = None  # a sun habit's event and offset when decided
+    sun_minutes: dict[str, Any] | None = None  # the sun's times on the habit's analysis day
 
     def as_dict(self) -> dict[str, Any]:
         """JSON for the store."""
@@ -82,17 +125,21 @@ class Decision:
             "at": self.at,
             "automation_id": self.automation_id,
             "time": self.time,
+            "sun": self.sun,
+            "sun_minutes": self.sun_minutes,
         }
 
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> Decision:
-        """From the store or its backup copy (older files have no time)."""
+        """From the store or its backup copy (older files have no time or sun)."""
         return cls(
             status=str(value["status"]),
             signature=str(value["signature"]),
             at=str(value["at"]),
             automation_id=value.get("automation_id"),
             time=value.get("time"),
+            sun=value.get("sun"),
+            sun_minutes=value.get("sun_minutes"),
         )
 
 
@@ -152,12 +199,11 @@ class HomeIQData:
         ):
             return None
         decision = self.decisions.get(pattern["id"])
-        if (
-            decision is None
-            or decision.signature != habit_signature(pattern)
-            or moved(decision.time, habit_time(pattern))
-        ):
+        if decision is None or decision.signature != habit_signature(pattern):
             return STATUS_NEW  # never decided, or the habit changed since
+        by_sun = sun_moved(decision, pattern)
+        if by_sun if by_sun is not None else moved(decision.time, habit_time(pattern)):
+            return STATUS_NEW  # it sits elsewhere in the day now
         return decision.status
 
     def suggestions(self, status: str | None = None) -> list[dict[str, Any]]:
@@ -186,6 +232,8 @@ class HomeIQData:
             at=dt_util.utcnow().isoformat(),
             automation_id=automation_id,
             time=habit_time(pattern),
+            sun=pattern.get("sun") if _sun_offset(pattern.get("sun")) else None,
+            sun_minutes=pattern.get("sun_minutes"),
         )
 
 

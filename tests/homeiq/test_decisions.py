@@ -60,3 +60,36 @@ def test_sun_habit_stays_decided_through_the_seasons() -> None:
     assert data.status(later) == "new"
     restored = HomeIQData.from_store(data.to_store())
     assert restored.status(december) == "dismissed"
+
+
+def test_sun_habit_found_by_the_clock_near_a_solstice_keeps_its_decision() -> None:
+    """Near the solstices sunset barely moves and the miner finds "15 min after sunset" by the
+    clock: measured from that day's sunset (`sun_minutes`, added at analysis), it is the habit
+    the user decided on, whichever of the two was found first."""
+    october = {
+        **TIME_HABIT,
+        "time": "18:40",
+        "sun": {"event": "sunset", "offset_min": 15},
+        "sun_minutes": {"sunrise": 470, "sunset": 1105},
+    }
+    december = {  # sunset at 15:10 (60 N): 15:25 is 3 h 15 min from October's 18:40
+        **TIME_HABIT,
+        "time": "15:25",
+        "sun": None,
+        "sun_minutes": {"sunrise": 560, "sunset": 910},
+    }
+    data = HomeIQData(patterns=[october])
+    data.decide(october, "dismissed", None)
+    assert data.status(december) == "dismissed"
+    # Two hours after that sunset is another habit.
+    assert data.status({**december, "time": "17:25"}) == "new"
+    # Without the sun's times (a pattern stored before they were added) only the clock counts.
+    assert data.status({**december, "sun_minutes": None}) == "new"
+
+    # Decided by the clock in December, found by the sun in spring.
+    data = HomeIQData(patterns=[december])
+    data.decide(december, "dismissed", None)
+    restored = HomeIQData.from_store(data.to_store())
+    march = {**october, "time": "19:10", "sun": {"event": "sunset", "offset_min": 20}}
+    assert restored.status(march) == "dismissed"
+    assert restored.status({**march, "sun": {"event": "sunrise", "offset_min": 20}}) == "new"

@@ -14,7 +14,9 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.sun import get_astral_event_date
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -125,6 +127,14 @@ async def test_habit_found_shown_and_accepted(
     assert abs((hour * 60 + minute) - (HABIT_TIME[0] * 60 + HABIT_TIME[1])) <= 10
     assert habit["status"] == "new"
     assert habit["suggestion"]["triggers"][0]["trigger"] == "time"
+    # Today's sunrise and sunset at the home by HA's sun, kept with each time habit for its
+    # decisions (a sun habit found by the clock near a solstice: data.sun_moved).
+    sun: dict[str, int] = {}
+    for event in ("sunrise", "sunset"):
+        when = dt_util.as_local(get_astral_event_date(hass, event, dt_util.now().date()))
+        sun[event] = when.hour * 60 + when.minute
+    assert habit["sun_minutes"] == sun
+    assert all("sun_minutes" not in p for p in patterns if p["type"] != "time_of_day")
     pairs = [p for p in patterns if p["type"] == "trigger_action"]
     assert any(
         p["steps"][0]["entity_id"] == PAIR_TRIGGER and p["steps"][1]["entity_id"] == PAIR_ACTION
