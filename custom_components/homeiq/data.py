@@ -201,8 +201,10 @@ class HomeIQData:
         decision = self.decisions.get(pattern["id"])
         if decision is None or decision.signature != habit_signature(pattern):
             return STATUS_NEW  # never decided, or the habit changed since
-        by_sun = sun_moved(decision, pattern)
-        if by_sun if by_sun is not None else moved(decision.time, habit_time(pattern)):
+        elsewhere = sun_moved(decision, pattern)
+        if elsewhere is None:
+            elsewhere = moved(decision.time, habit_time(pattern))
+        if elsewhere:
             return STATUS_NEW  # it sits elsewhere in the day now
         return decision.status
 
