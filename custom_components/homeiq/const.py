@@ -44,6 +44,7 @@ DEFAULT_DOMAINS: Final = (
     "climate",
     "cover",
     "device_tracker",
+    "event",
     "fan",
     "humidifier",
     "input_boolean",

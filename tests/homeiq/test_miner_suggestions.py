@@ -144,6 +144,39 @@ async def test_scene_trigger_runs_on_each_activation(hass: HomeAssistant) -> Non
     assert len(calls) == 2
 
 
+async def test_event_entity_trigger_runs_on_each_event(hass: HomeAssistant) -> None:
+    """A suggested "doorbell, then the porch light" runs on every ring of an event entity (its
+    state is the event's time, its type an attribute), with the config HA validates, not when
+    only the attributes change nor when the entity goes away or comes back (a reload)."""
+    calls = async_mock_service(hass, "light", "turn_on")
+    config = chain_suggestion(
+        alias="doorbell",
+        description="The porch light turns on after the doorbell rings.",
+        steps=[("event.doorbell", "triggered"), ("light.porch", "on")],
+        delays_s=[30.0],
+        min_delay_s=60.0,
+    )
+    assert config is not None
+    await async_validate_config_item(hass, "doorbell", config)
+    hass.states.async_set("event.doorbell", "2026-11-27T17:00:00.000+00:00", {"event_type": "ring"})
+    assert await async_setup_component(hass, "automation", {"automation": [config]})
+    await hass.async_block_till_done()
+    for expected, minute in ((1, 1), (2, 2)):
+        hass.states.async_set(
+            "event.doorbell", f"2026-11-27T18:0{minute}:00.000+00:00", {"event_type": "ring"}
+        )
+        await hass.async_block_till_done()
+        assert len(calls) == expected
+    ring = hass.states.get("event.doorbell")
+    assert ring is not None
+    hass.states.async_set("event.doorbell", ring.state, {"event_type": "ring", "extra": 1})
+    hass.states.async_remove("event.doorbell")
+    hass.states.async_set("event.doorbell", ring.state, {"event_type": "ring"})
+    hass.states.async_set("event.doorbell", "unavailable")
+    await hass.async_block_till_done()
+    assert len(calls) == 2
+
+
 async def test_one_command_in_home_assistant_is_no_habit(
     hass: HomeAssistant, hass_admin_user: MockUser
 ) -> None:

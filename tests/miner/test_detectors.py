@@ -723,6 +723,47 @@ def test_a_scene_is_a_habit_and_stands_for_what_it_sets() -> None:
     assert hall["suggestion"]["conditions"] == [USED_NOT_RELOADED]
 
 
+def test_an_event_entity_is_a_trigger_never_an_action() -> None:
+    # An event entity (a doorbell, a remote's button) keeps the time of its last event as its
+    # state, with the event's type in its attributes. The bell rings around 18:00 (the
+    # evening delivery) and someone switches the porch light on 20-60 s later: the reaction
+    # is a habit with a trigger on any new event; the bell's own time habit cannot be
+    # commanded, so it suggests nothing.
+    rng = random.Random(7)
+    events = []
+    for day in range(14):
+        ring = _at(day, 18 * 60 + rng.uniform(-10, 10))
+        events.append(Event(ring, "event.doorbell", _iso(ring), f"01JRING{day:019d}"))
+        events.append(Event(ring + rng.uniform(20, 60), "light.porch", "on"))
+        events.append(Event(ring + 1800, "light.porch", "off"))
+    patterns = mine(events, time_zone=TZ).patterns
+    (porch,) = [
+        p
+        for p in _by_type(patterns, "trigger_action")
+        if _steps(p) == [("event.doorbell", "triggered"), ("light.porch", "on")]
+    ]
+    assert "light.porch turns on about" in porch["description"]
+    assert "after event.doorbell is triggered" in porch["description"]
+    assert porch["suggestion"]["triggers"] == [
+        {
+            "trigger": "state",
+            "entity_id": "event.doorbell",
+            "not_to": ["unavailable", "unknown"],
+            "not_from": ["unavailable", "unknown"],
+        }
+    ]
+    assert porch["suggestion"]["conditions"] == [USED_NOT_RELOADED]
+    assert porch["suggestion"]["actions"] == [
+        {"action": "light.turn_on", "target": {"entity_id": "light.porch"}}
+    ]
+    bell = [p for p in _by_type(patterns, "time_of_day") if _steps(p)[0][0] == "event.doorbell"]
+    assert bell, [p["description"] for p in patterns]
+    assert all(p["suggestion"] is None for p in bell)
+    assert not any(
+        _steps(p)[-1][0] == "event.doorbell" for p in _by_type(patterns, "trigger_action")
+    )
+
+
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, ZONE).isoformat()
 

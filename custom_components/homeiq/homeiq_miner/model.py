@@ -19,9 +19,15 @@ class Event(NamedTuple):
 
 
 # Domains whose state is the time they were last used (a scene's activation, a button's
-# press): every new time is one use, mined as this state (each time its own state would
-# never repeat, so a scene at 19:00 every evening would never be a habit).
-USE_STATES: dict[str, str] = {"scene": "activated", "button": "pressed", "input_button": "pressed"}
+# press, an event entity's event: a doorbell's ring, a remote's button): every new time is one
+# use, mined as this state (each time its own state would never repeat, so a scene at 19:00
+# every evening would never be a habit).
+USE_STATES: dict[str, str] = {
+    "scene": "activated",
+    "button": "pressed",
+    "input_button": "pressed",
+    "event": "triggered",
+}
 
 
 class Location(NamedTuple):

@@ -61,6 +61,9 @@ _ALARM = {
 _HVAC = {"off", "heat", "cool", "heat_cool", "auto", "dry", "fan_only"}
 
 
+_USE_SERVICE = {"scene": "turn_on", "button": "press", "input_button": "press"}
+
+
 def action_for(entity_id: str, state: str) -> dict[str, Any] | None:
     """The service call that puts entity_id into state, or None if it cannot be commanded."""
     domain = entity_id.split(".", 1)[0]
@@ -71,7 +74,7 @@ def action_for(entity_id: str, state: str) -> dict[str, Any] | None:
     elif domain == "script" and state == "on":
         service = "turn_on"
     elif is_use(entity_id, state):
-        service = "turn_on" if domain == "scene" else "press"
+        service = _USE_SERVICE.get(domain)  # an event entity only reports: no service
     elif domain == "cover":
         service = _COVER.get(state)
     elif domain == "valve":
@@ -154,7 +157,7 @@ USED_NOT_RELOADED = {
 
 
 def is_use(entity_id: str, state: str) -> bool:
-    """A scene's activation or a button's press (USE_STATES)."""
+    """A scene's activation, a button's press or an event entity's event (USE_STATES)."""
     return USE_STATES.get(entity_id.split(".", 1)[0]) == state
 
 

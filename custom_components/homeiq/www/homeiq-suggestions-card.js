@@ -140,6 +140,7 @@ const PHRASES = {
     off: "{name} geht aus",
     activated: "{name} wird aktiviert",
     pressed: "{name} wird gedrückt",
+    triggered: "{name} löst aus",
     other: "{name} wechselt zu „{state}“",
     clock: "Gegen {time}",
     at_sunrise: "Bei Sonnenaufgang",
@@ -167,6 +168,7 @@ const PHRASES = {
     off: "{name} gaat uit",
     activated: "{name} wordt geactiveerd",
     pressed: "{name} wordt ingedrukt",
+    triggered: "{name} gaat af",
     other: "{name} wordt „{state}”",
     clock: "Rond {time}",
     at_sunrise: "Bij zonsopgang",
@@ -194,6 +196,7 @@ const PHRASES = {
     off: "{name} s'éteint",
     activated: "{name} est activé",
     pressed: "{name} est pressé",
+    triggered: "{name} se déclenche",
     other: "{name} passe à « {state} »",
     clock: "Vers {time}",
     at_sunrise: "Au lever du soleil",
@@ -221,6 +224,7 @@ const PHRASES = {
     off: "{name} se apaga",
     activated: "{name} se activa",
     pressed: "{name} se pulsa",
+    triggered: "{name} se dispara",
     other: "{name} pasa a «{state}»",
     clock: "Hacia las {time}",
     at_sunrise: "Al amanecer",
@@ -265,7 +269,7 @@ function describeHabit(habit, language, hass) {
     const entity = hass && hass.states ? hass.states[id] : undefined;
     const name = (entity && entity.attributes.friendly_name) || id;
     const sensor = id.startsWith("binary_sensor.") && entity;
-    if (["on", "off", "activated", "pressed"].includes(state) && !sensor) return fill(state, { name });
+    if (["on", "off", "activated", "pressed", "triggered"].includes(state) && !sensor) return fill(state, { name });
     const shown = entity && hass.formatEntityState ? hass.formatEntityState(entity, state) : state;
     return fill("other", { name, state: shown });
   };
