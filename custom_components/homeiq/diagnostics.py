@@ -59,5 +59,7 @@ async def async_get_config_entry_diagnostics(
                 status: sum(1 for d in data.decisions.values() if d.status == status)
                 for status in ("accepted", "dismissed")
             },
+            # Suggestions left out because one of the user's automations already does them.
+            "covered": len(data.covered),
         },
     }

@@ -16,6 +16,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.homeiq.const import DOMAIN
+from custom_components.homeiq.diagnostics import async_get_config_entry_diagnostics
 
 pytestmark = pytest.mark.usefixtures("recorder_mock")
 
@@ -119,6 +120,8 @@ async def test_an_automation_the_user_has_is_not_suggested(
         HABIT: "automation.morning_kitchen",
         PAIR: "automation.door_light",
     }
+    diagnostics = await async_get_config_entry_diagnostics(hass, loaded_with_results)
+    assert diagnostics["analysis"]["covered"] == 2
     # The entities follow at once, without a new analysis.
     assert hass.states.get("sensor.homeiq_new_suggestions").state == "0"
     # A card still showing it gets told why it cannot be accepted.
