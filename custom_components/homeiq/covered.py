@@ -7,7 +7,8 @@ entities (their configuration as written), and one that an automation already do
 suggested. Compared are the trigger (same kind; a state trigger on the same entity and state,
 a time trigger within TIME_SLACK_MIN, a sun trigger on the same event) and every change of the
 habit itself (the same action on the same entity, anywhere in the automation's actions, nested
-in choose/if/sequence included). Device and area targets are not resolved.
+in choose/if/sequence included; entity, device and area targets, and device actions that turn
+an entity on or off). Device triggers are not compared.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from homeassistant.components.automation import DATA_COMPONENT
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 
 from .automations import automation_id
@@ -72,26 +74,62 @@ def _same_trigger(theirs: dict[str, Any], ours: dict[str, Any]) -> bool:
     return False
 
 
-def _actions(node: object) -> Iterator[tuple[str, str]]:
+class _Targets:
+    """Entity ids behind an action's targets: its entities, devices and areas, as HA's
+    registries know them (the automation editor targets devices and areas too)."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self._entities = er.async_get(hass)
+        self._devices = dr.async_get(hass)
+
+    def of(self, holder: dict[str, Any]) -> list[str]:
+        found = _listed(holder.get("entity_id"))
+        for device_id in _listed(holder.get("device_id")):
+            found += [e.entity_id for e in er.async_entries_for_device(self._entities, device_id)]
+        for area_id in _listed(holder.get("area_id")):
+            found += [e.entity_id for e in er.async_entries_for_area(self._entities, area_id)]
+            # A device's entities are in its area unless placed in another one themselves.
+            for device in dr.async_entries_for_area(self._devices, area_id):
+                found += [
+                    e.entity_id
+                    for e in er.async_entries_for_device(self._entities, device.id)
+                    if e.area_id is None
+                ]
+        return found
+
+    def device_action(self, node: dict[str, Any]) -> tuple[str, str] | None:
+        """A device action that switches an entity ({"device_id", "domain", "entity_id" (the
+        registry id), "type": "turn_on"}), as the action it runs."""
+        kind, domain, entity = node.get("type"), node.get("domain"), node.get("entity_id")
+        if kind not in ("turn_on", "turn_off") or not isinstance(domain, str):
+            return None
+        if not isinstance(entity, str):
+            return None
+        entity_id = er.async_resolve_entity_id(self._entities, entity)
+        return None if entity_id is None else (f"{domain}.{kind}", entity_id)
+
+
+def _actions(node: object, targets: _Targets) -> Iterator[tuple[str, str]]:
     """(action, entity id) of every action call in an automation's actions, however nested."""
     if isinstance(node, list):
         for item in node:
-            yield from _actions(item)
+            yield from _actions(item, targets)
         return
     if not isinstance(node, dict):
         return
     action = node.get("action", node.get("service"))
     if isinstance(action, str):
-        target, data = node.get("target"), node.get("data")
-        entities = _listed(node.get("entity_id"))
-        for holder in (target, data):
+        entities = targets.of(node)
+        for holder in (node.get("target"), node.get("data")):
             if isinstance(holder, dict):
-                entities += _listed(holder.get("entity_id"))
+                entities += targets.of(holder)
         for entity_id in entities:
             yield action, entity_id
+    elif "device_id" in node and (device := targets.device_action(node)) is not None:
+        yield device
     for value in node.values():
         if isinstance(value, list | dict):
-            yield from _actions(value)
+            yield from _actions(value, targets)
 
 
 def _same_action(action: str, theirs: set[tuple[str, str]], entity_id: str) -> bool:
@@ -121,12 +159,13 @@ def async_covering(hass: HomeAssistant, patterns: list[dict[str, Any]]) -> dict[
     component = hass.data.get(DATA_COMPONENT)
     if component is None:
         return {}
+    targets = _Targets(hass)
     automations = [
         (
             entity.entity_id,
             entity.unique_id,
             _triggers(config),
-            set(_actions(config.get("actions", config.get("action")))),
+            set(_actions(config.get("actions", config.get("action")), targets)),
         )
         for entity in component.entities
         if isinstance(config := entity.raw_config, dict)

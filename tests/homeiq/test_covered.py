@@ -10,6 +10,11 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import (
+    area_registry as ar,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import dump
 import pytest
@@ -167,3 +172,71 @@ async def test_an_accepted_suggestion_is_not_covered_by_its_own_automation(
     )
     assert isinstance(result, dict)
     assert [s["id"] for s in result["suggestions"]] == [HABIT]
+
+
+async def test_device_and_area_targets_count(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """What the automation editor writes when the user picks a device or an area: the lights
+    behind them, as HA's registries place them, are the ones switched."""
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    devices, entities = dr.async_get(hass), er.async_get(hass)
+    hall = ar.async_get(hass).async_create("Hall")
+    porch = ar.async_get(hass).async_create("Porch")
+    ids = {}
+    for name, area in (("hallway", hall.id), ("kitchen", None)):
+        device = devices.async_get_or_create(
+            config_entry_id=owner.entry_id, identifiers={("test", name)}
+        )
+        devices.async_update_device(device.id, area_id=area)
+        entry = entities.async_get_or_create(
+            "light", "test", name, suggested_object_id=name, device_id=device.id
+        )
+        assert entry.entity_id == f"light.{name}"
+        ids[name] = (device.id, entry.id)
+    door = {"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "on"}
+    await _automations(
+        hass,
+        config_dir,
+        [
+            {  # the porch has no hallway light: a near miss
+                "id": "porch_area",
+                "alias": "Porch by area",
+                "triggers": [door],
+                "actions": [{"action": "light.turn_on", "target": {"area_id": porch.id}}],
+            },
+        ],
+    )
+    assert await _new(hass, loaded_with_results) == [HABIT, PAIR]
+    device_id, entity_registry_id = ids["kitchen"]
+    await _automations(
+        hass,
+        config_dir,
+        [
+            {
+                "id": "hall_area",
+                "alias": "Hall by area",
+                "triggers": [door],
+                "actions": [{"action": "light.turn_on", "target": {"area_id": hall.id}}],
+            },
+            {
+                "id": "kitchen_device",
+                "alias": "Kitchen by device",
+                "triggers": [{"trigger": "time", "at": "06:55:00"}],
+                "actions": [
+                    {
+                        "device_id": device_id,
+                        "domain": "light",
+                        "entity_id": entity_registry_id,
+                        "type": "turn_on",
+                    }
+                ],
+            },
+        ],
+    )
+    coordinator = loaded_with_results.runtime_data.coordinator
+    assert coordinator.data.covered == {
+        HABIT: "automation.kitchen_by_device",
+        PAIR: "automation.hall_by_area",
+    }
