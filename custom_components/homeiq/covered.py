@@ -8,7 +8,7 @@ suggested. Compared are the trigger (same kind; a state trigger on the same enti
 a time trigger within TIME_SLACK_MIN, a sun trigger on the same event) and every change of the
 habit itself (the same action on the same entity, anywhere in the automation's actions, nested
 in choose/if/sequence included; entity, device and area targets, and device actions that turn
-an entity on or off). Device triggers are not compared.
+an entity on or off; device triggers on an entity turning on or off).
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def _same_trigger(theirs: dict[str, Any], ours: dict[str, Any]) -> bool:
 
 
 class _Targets:
-    """Entity ids behind an action's targets: its entities, devices and areas, as HA's
-    registries know them (the automation editor targets devices and areas too)."""
+    """What the automation editor's devices and areas stand for, as HA's registries know
+    them: the entity ids behind an action's targets, device actions and device triggers."""
 
     def __init__(self, hass: HomeAssistant) -> None:
         self._entities = er.async_get(hass)
@@ -96,6 +96,24 @@ class _Targets:
                     if e.area_id is None
                 ]
         return found
+
+    def as_state_trigger(self, trigger: dict[str, Any]) -> dict[str, Any]:
+        """A device trigger on an entity turning on or off ("turned_on", a door's "opened",
+        "no_motion"; the editor's "Device" triggers) as the state trigger it amounts to;
+        other triggers as they are."""
+        kind, entity = trigger.get("type"), trigger.get("entity_id")
+        if _kind(trigger) != "device" or not isinstance(kind, str) or not isinstance(entity, str):
+            return trigger
+        entity_id = er.async_resolve_entity_id(self._entities, entity)
+        domain = entity_id.split(".", 1)[0] if entity_id else None
+        if domain == "binary_sensor":
+            # Binary sensors name their states by device class: "opened" / "not_opened".
+            off = kind == "turned_off" or kind.startswith(("not_", "no_"))
+        elif kind in ("turned_on", "turned_off"):
+            off = kind == "turned_off"
+        else:
+            return trigger
+        return {"trigger": "state", "entity_id": entity_id, "to": "off" if off else "on"}
 
     def device_action(self, node: dict[str, Any]) -> tuple[str, str] | None:
         """A device action that switches an entity ({"device_id", "domain", "entity_id" (the
@@ -164,7 +182,7 @@ def async_covering(hass: HomeAssistant, patterns: list[dict[str, Any]]) -> dict[
         (
             entity.entity_id,
             entity.unique_id,
-            _triggers(config),
+            [targets.as_state_trigger(t) for t in _triggers(config)],
             set(_actions(config.get("actions", config.get("action")), targets)),
         )
         for entity in component.entities

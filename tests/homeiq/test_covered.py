@@ -88,11 +88,10 @@ COVERING: list[dict[str, Any]] = [
 
 async def _automations(hass: HomeAssistant, config_dir: Path, items: list[dict[str, Any]]) -> None:
     """automations.yaml holds these, and HA has (re)loaded them, as after saving in the editor."""
-    (config_dir / "automations.yaml").write_text(dump(items) if items else "[]\n")
-    if "automation" in hass.config.components:
-        await hass.services.async_call("automation", "reload", blocking=True)
-    else:
+    if "automation" not in hass.config.components:
         assert await async_setup_component(hass, "automation", {})
+    (config_dir / "automations.yaml").write_text(dump(items) if items else "[]\n")
+    await hass.services.async_call("automation", "reload", blocking=True)
     await hass.async_block_till_done()
 
 
@@ -178,28 +177,48 @@ async def test_device_and_area_targets_count(
     hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
 ) -> None:
     """What the automation editor writes when the user picks a device or an area: the lights
-    behind them, as HA's registries place them, are the ones switched."""
+    behind them, as HA's registries place them, are the ones switched, and a door's device
+    trigger "opened" is its state trigger to "on"."""
     owner = MockConfigEntry(domain="test")
     owner.add_to_hass(hass)
     devices, entities = dr.async_get(hass), er.async_get(hass)
     hall = ar.async_get(hass).async_create("Hall")
     porch = ar.async_get(hass).async_create("Porch")
     ids = {}
-    for name, area in (("hallway", hall.id), ("kitchen", None)):
+    for entity_id, area in (
+        ("light.hallway", hall.id),
+        ("light.kitchen", None),
+        ("binary_sensor.front_door", None),
+    ):
+        domain, name = entity_id.split(".")
         device = devices.async_get_or_create(
             config_entry_id=owner.entry_id, identifiers={("test", name)}
         )
         devices.async_update_device(device.id, area_id=area)
         entry = entities.async_get_or_create(
-            "light", "test", name, suggested_object_id=name, device_id=device.id
+            domain, "test", name, suggested_object_id=name, device_id=device.id
         )
-        assert entry.entity_id == f"light.{name}"
+        assert entry.entity_id == entity_id
         ids[name] = (device.id, entry.id)
     door = {"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "on"}
     await _automations(
         hass,
         config_dir,
         [
+            {  # the door closing, as a device trigger
+                "id": "door_closed",
+                "alias": "Door closed",
+                "triggers": [
+                    {
+                        "trigger": "device",
+                        "domain": "binary_sensor",
+                        "device_id": ids["front_door"][0],
+                        "entity_id": ids["front_door"][1],
+                        "type": "not_opened",
+                    }
+                ],
+                "actions": [{"action": "light.turn_on", "target": {"area_id": hall.id}}],
+            },
             {  # the porch has no hallway light: a near miss
                 "id": "porch_area",
                 "alias": "Porch by area",
@@ -217,7 +236,15 @@ async def test_device_and_area_targets_count(
             {
                 "id": "hall_area",
                 "alias": "Hall by area",
-                "triggers": [door],
+                "triggers": [
+                    {
+                        "trigger": "device",
+                        "domain": "binary_sensor",
+                        "device_id": ids["front_door"][0],
+                        "entity_id": ids["front_door"][1],
+                        "type": "opened",
+                    }
+                ],
                 "actions": [{"action": "light.turn_on", "target": {"area_id": hall.id}}],
             },
             {
