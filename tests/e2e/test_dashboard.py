@@ -462,6 +462,11 @@ def _check_habit_phrases(page: Page, real: dict[str, Any]) -> None:
     unsure = {**habits[4]}
     del unsure["together_at_once"]  # stored before the field existed: "moment" or "command"?
     odd = [unsure, {**habits[0], "type": "cluster"}, {**habits[0], "occurrences": None}]
+    # A step that is no object: the card keeps rendering, with the English description.
+    broken = page.locator("homeiq-suggestions-card").evaluate(
+        """(card) => card._said({id: 'x', habit: {...card._suggestions[0].habit, steps: [null]}})"""
+    )
+    assert broken is None
     assert page.evaluate(
         """(habits) => habits.map((h) => customElements.get('homeiq-suggestions-card')
             .describe(h, 'de', document.querySelector('home-assistant').hass))""",

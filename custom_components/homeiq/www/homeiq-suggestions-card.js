@@ -574,6 +574,16 @@ class HomeIQSuggestionsCard extends HTMLElement {
     });
   }
 
+  // The habit in the user's language; a pattern the card cannot read (a step that is not an
+  // object) shows the English description instead of breaking the whole card.
+  _said(s) {
+    try {
+      return describeHabit(s.habit, this._language, this._hass);
+    } catch (err) {
+      return null;
+    }
+  }
+
   _item(s) {
     const busy = this._busy.has(s.id) ? "disabled" : "";
     const confidence = s.confidence != null ? `${Math.round(s.confidence * 100)}%` : "?";
@@ -586,7 +596,7 @@ class HomeIQSuggestionsCard extends HTMLElement {
       : "";
     return `
       <div class="item" data-suggestion="${escapeHtml(s.id)}">
-        <div class="desc">${escapeHtml(describeHabit(s.habit, this._language, this._hass) || s.description || s.id)}</div>
+        <div class="desc">${escapeHtml(this._said(s) || s.description || s.id)}</div>
         <div class="meta">
           <span class="chip">${escapeHtml(this._t("confidence", { value: confidence }))}</span>
           <span class="chip">${escapeHtml(s.category ? this._value("category", s.category) : this._t("uncategorised"))}</span>
