@@ -19,9 +19,9 @@ from typing import Any
 from homeassistant.components.automation import DATA_COMPONENT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.util import dt as dt_util
 
 from .automations import automation_id
+from .data import day_gap, minute_of_day
 
 TIME_SLACK_MIN = 60  # a time trigger this close to the habit's time serves the same habit
 
@@ -32,11 +32,6 @@ def _listed(value: object) -> list[str]:
     if isinstance(value, list):
         return [v for v in value if isinstance(v, str)]
     return []
-
-
-def _minute(value: str) -> int | None:
-    parsed = dt_util.parse_time(value)
-    return None if parsed is None else parsed.hour * 60 + parsed.minute
 
 
 def _triggers(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -60,14 +55,14 @@ def _same_trigger(theirs: dict[str, Any], ours: dict[str, Any]) -> bool:
         wanted, their_to = ours.get("to"), theirs.get("to")
         return their_to is None or (wanted is not None and wanted in _listed(their_to))
     if kind == "time":
-        want = _minute(str(ours.get("at")))
+        want = minute_of_day(ours.get("at"))
         if want is None:
             return False
         for at in _listed(theirs.get("at")):
-            if (minute := _minute(at)) is not None:
-                gap = abs(minute - want) % 1440
-                if min(gap, 1440 - gap) <= TIME_SLACK_MIN:
-                    return True
+            if (minute := minute_of_day(at)) is not None and day_gap(
+                minute, want
+            ) <= TIME_SLACK_MIN:
+                return True
         return False
     if kind == "sun":
         return bool(theirs.get("event") == ours.get("event"))

@@ -50,19 +50,25 @@ def habit_time(pattern: dict[str, Any]) -> str | None:
     return time if isinstance(time, str) else None
 
 
-def _minutes(hhmm: object) -> int | None:
+def minute_of_day(hhmm: object) -> int | None:
+    """Minutes after midnight of "HH:MM[:SS]", or None."""
     parsed = dt_util.parse_time(hhmm) if isinstance(hhmm, str) else None
     return None if parsed is None else parsed.hour * 60 + parsed.minute
 
 
-def _apart(before: float, after: float) -> bool:
+def day_gap(before: float, after: float) -> float:
+    """Minutes between two times of day, the short way round midnight."""
     gap = abs(before - after) % 1440
-    return min(gap, 1440 - gap) > MOVED_MIN
+    return min(gap, 1440 - gap)
+
+
+def _apart(before: float, after: float) -> bool:
+    return day_gap(before, after) > MOVED_MIN
 
 
 def moved(then: str | None, now: object) -> bool:
     """Whether a time habit now sits elsewhere in the day than when it was decided."""
-    before, after = _minutes(then), _minutes(now)
+    before, after = minute_of_day(then), minute_of_day(now)
     if before is None or after is None:  # not a time habit, or decided before times were kept
         return False
     return _apart(before, after)
@@ -80,7 +86,7 @@ def _sun_offset(sun: object) -> tuple[str, float] | None:
 
 def _from_sun(clock: object, sun_minutes: object, event: str) -> float | None:
     """A clock habit's minutes from the sun event, by the event's time on its analysis day."""
-    minute = _minutes(clock)
+    minute = minute_of_day(clock)
     at = sun_minutes.get(event) if isinstance(sun_minutes, dict) else None
     if minute is None or not isinstance(at, int | float) or isinstance(at, bool):
         return None

@@ -201,6 +201,18 @@ async def test_device_and_area_targets_count(
         assert entry.entity_id == entity_id
         ids[name] = (device.id, entry.id)
     door = {"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "on"}
+
+    def door_device(kind: str) -> dict[str, Any]:
+        """The editor's device trigger on the front door ("opened", "not_opened")."""
+        device_id, entity_registry_id = ids["front_door"]
+        return {
+            "trigger": "device",
+            "domain": "binary_sensor",
+            "device_id": device_id,
+            "entity_id": entity_registry_id,
+            "type": kind,
+        }
+
     await _automations(
         hass,
         config_dir,
@@ -208,15 +220,7 @@ async def test_device_and_area_targets_count(
             {  # the door closing, as a device trigger
                 "id": "door_closed",
                 "alias": "Door closed",
-                "triggers": [
-                    {
-                        "trigger": "device",
-                        "domain": "binary_sensor",
-                        "device_id": ids["front_door"][0],
-                        "entity_id": ids["front_door"][1],
-                        "type": "not_opened",
-                    }
-                ],
+                "triggers": [door_device("not_opened")],
                 "actions": [{"action": "light.turn_on", "target": {"area_id": hall.id}}],
             },
             {  # the porch has no hallway light: a near miss
@@ -236,15 +240,7 @@ async def test_device_and_area_targets_count(
             {
                 "id": "hall_area",
                 "alias": "Hall by area",
-                "triggers": [
-                    {
-                        "trigger": "device",
-                        "domain": "binary_sensor",
-                        "device_id": ids["front_door"][0],
-                        "entity_id": ids["front_door"][1],
-                        "type": "opened",
-                    }
-                ],
+                "triggers": [door_device("opened")],
                 "actions": [{"action": "light.turn_on", "target": {"area_id": hall.id}}],
             },
             {

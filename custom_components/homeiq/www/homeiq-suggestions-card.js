@@ -284,7 +284,7 @@ function describeHabit(habit, language, hass) {
   if (habit.type === "time_of_day" && steps.length === 1 && Array.isArray(habit.weekdays)) {
     const when = habitWhen(habit, fill);
     if (!when) return null;
-    return fill("time_of_day", { ...counts, when, days: habitDays(habit.weekdays, language, fill), change: steps[0] });
+    return fill("time_of_day", { ...counts, when, days: habitDays(habit.weekdays, language, fill, list), change: steps[0] });
   }
   if (typeof habit.delay_s !== "number") return null;
   if (habit.type === "trigger_action" && steps.length === 2) {
@@ -309,7 +309,7 @@ function habitWhen(habit, fill) {
   return typeof habit.time === "string" ? fill("clock", { time: habit.time }) : null;
 }
 
-function habitDays(weekdays, language, fill) {
+function habitDays(weekdays, language, fill, list) {
   const days = weekdays.join(",");
   if (days === "0,1,2,3,4,5,6") return fill("every_day");
   if (days === "0,1,2,3,4") return fill("weekdays");
@@ -317,7 +317,7 @@ function habitDays(weekdays, language, fill) {
   // 0 is Monday, as in Python; 1 January 2024 was a Monday.
   const name = new Intl.DateTimeFormat(language, { weekday: "long", timeZone: "UTC" });
   const names = weekdays.map((d) => name.format(new Date(Date.UTC(2024, 0, 1 + d))));
-  return fill("on_days", { days: new Intl.ListFormat(language, { type: "conjunction" }).format(names) });
+  return fill("on_days", { days: list(names) });
 }
 
 function translate(language, key, vars = {}) {
