@@ -7,8 +7,9 @@ entities (their configuration as written), and one that an automation already do
 suggested. Compared are the trigger (same kind; a state trigger on the same entity and state,
 a time trigger within TIME_SLACK_MIN, a sun trigger on the same event) and every change of the
 habit itself (the same action on the same entity, anywhere in the automation's actions, nested
-in choose/if/sequence included; entity, device and area targets, and device actions that turn
-an entity on or off; device triggers on an entity turning on or off).
+in choose/if/sequence included; targets resolved as HA resolves them when the action runs, and
+device actions that turn an entity on or off; device triggers on an entity turning on or off).
+Blueprint automations count too: HA keeps their configuration with the inputs filled in.
 """
 
 from __future__ import annotations
@@ -17,13 +18,26 @@ from collections.abc import Iterator
 from typing import Any
 
 from homeassistant.components.automation import DATA_COMPONENT
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.const import (
+    ATTR_AREA_ID,
+    ATTR_DEVICE_ID,
+    ATTR_ENTITY_ID,
+    ATTR_FLOOR_ID,
+    ATTR_LABEL_ID,
+)
+from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.helpers import entity_registry as er, service
+
+try:  # HA 2025.8 and later: target selection has its own helper module
+    from homeassistant.helpers import target as _target  # type: ignore[attr-defined,unused-ignore]
+except ImportError:  # HA before 2025.8
+    _target = None  # type: ignore[assignment,unused-ignore]
 
 from .automations import automation_id
 from .data import day_gap, minute_of_day
 
 TIME_SLACK_MIN = 60  # a time trigger this close to the habit's time serves the same habit
+TARGET_KEYS = (ATTR_ENTITY_ID, ATTR_DEVICE_ID, ATTR_AREA_ID, ATTR_FLOOR_ID, ATTR_LABEL_ID)
 
 
 def _listed(value: object) -> list[str]:
@@ -70,27 +84,41 @@ def _same_trigger(theirs: dict[str, Any], ours: dict[str, Any]) -> bool:
 
 
 class _Targets:
-    """What the automation editor's devices and areas stand for, as HA's registries know
-    them: the entity ids behind an action's targets, device actions and device triggers."""
+    """What an automation's targets, devices and `input_datetime` times stand for in this
+    home: the entity ids behind an action's targets, device actions and device triggers, and
+    the time of day behind a time trigger on a helper."""
 
     def __init__(self, hass: HomeAssistant) -> None:
+        self._hass = hass
         self._entities = er.async_get(hass)
-        self._devices = dr.async_get(hass)
 
-    def of(self, holder: dict[str, Any]) -> list[str]:
-        found = _listed(holder.get("entity_id"))
-        for device_id in _listed(holder.get("device_id")):
-            found += [e.entity_id for e in er.async_entries_for_device(self._entities, device_id)]
-        for area_id in _listed(holder.get("area_id")):
-            found += [e.entity_id for e in er.async_entries_for_area(self._entities, area_id)]
-            # A device's entities are in its area unless placed in another one themselves.
-            for device in dr.async_entries_for_area(self._devices, area_id):
-                found += [
-                    e.entity_id
-                    for e in er.async_entries_for_device(self._entities, device.id)
-                    if e.area_id is None
-                ]
-        return found
+    def of(self, holder: dict[str, Any]) -> set[str]:
+        """The entities a target (entity, device, area, floor and label ids, old-style
+        groups) switches, resolved by HA's own helper as when the action runs."""
+        wanted = {key: _listed(holder[key]) for key in TARGET_KEYS if key in holder}
+        if not wanted:
+            return set()
+        if _target is not None and hasattr(_target, "async_extract_referenced_entity_ids"):
+            selection = getattr(_target, "TargetSelection", None) or _target.TargetSelectorData
+            selected = _target.async_extract_referenced_entity_ids(self._hass, selection(wanted))
+        else:  # HA before 2025.8
+            call = ServiceCall(self._hass, "homeassistant", "turn_on", wanted)
+            selected = service.async_extract_referenced_entity_ids(  # type: ignore[attr-defined,unused-ignore]
+                self._hass, call
+            )
+        return set(selected.referenced | selected.indirectly_referenced)
+
+    def time_of(self, trigger: dict[str, Any]) -> dict[str, Any]:
+        """A time trigger at an `input_datetime` as one at the helper's time. A time-only
+        helper's state is its time ("07:10:00"); a dated one's ("2026-12-24 07:00:00") fires
+        once, and reads as no time of day."""
+        if _kind(trigger) != "time":
+            return trigger
+        times = []
+        for at in _listed(trigger.get("at")):
+            state = self._hass.states.get(at) if at.startswith("input_datetime.") else None
+            times.append(at if state is None else state.state)
+        return {**trigger, "at": times}
 
     def as_state_trigger(self, trigger: dict[str, Any]) -> dict[str, Any]:
         """A device trigger on an entity turning on or off ("turned_on", a door's "opened",
@@ -135,7 +163,7 @@ def _actions(node: object, targets: _Targets) -> Iterator[tuple[str, str]]:
         entities = targets.of(node)
         for holder in (node.get("target"), node.get("data")):
             if isinstance(holder, dict):
-                entities += targets.of(holder)
+                entities |= targets.of(holder)
         for entity_id in entities:
             yield action, entity_id
     elif "device_id" in node and (device := targets.device_action(node)) is not None:
@@ -177,7 +205,7 @@ def async_covering(hass: HomeAssistant, patterns: list[dict[str, Any]]) -> dict[
         (
             entity.entity_id,
             entity.unique_id,
-            [targets.as_state_trigger(t) for t in _triggers(config)],
+            [targets.time_of(targets.as_state_trigger(t)) for t in _triggers(config)],
             set(_actions(config.get("actions", config.get("action")), targets)),
         )
         for entity in component.entities

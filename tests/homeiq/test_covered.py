@@ -14,6 +14,8 @@ from homeassistant.helpers import (
     area_registry as ar,
     device_registry as dr,
     entity_registry as er,
+    floor_registry as fr,
+    label_registry as lr,
 )
 from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import dump
@@ -93,6 +95,23 @@ async def _automations(hass: HomeAssistant, config_dir: Path, items: list[dict[s
     (config_dir / "automations.yaml").write_text(dump(items) if items else "[]\n")
     await hass.services.async_call("automation", "reload", blocking=True)
     await hass.async_block_till_done()
+
+
+def _register(hass: HomeAssistant, entity_id: str, area_id: str | None = None) -> tuple[str, str]:
+    """The entity on a device of its own, in the area if given: (device id, registry id)."""
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    devices, entities = dr.async_get(hass), er.async_get(hass)
+    domain, name = entity_id.split(".")
+    device = devices.async_get_or_create(
+        config_entry_id=owner.entry_id, identifiers={("test", name)}
+    )
+    devices.async_update_device(device.id, area_id=area_id)
+    entry = entities.async_get_or_create(
+        domain, "test", name, suggested_object_id=name, device_id=device.id
+    )
+    assert entry.entity_id == entity_id
+    return device.id, entry.id
 
 
 async def _new(hass: HomeAssistant, entry: MockConfigEntry) -> list[str]:
@@ -179,27 +198,16 @@ async def test_device_and_area_targets_count(
     """What the automation editor writes when the user picks a device or an area: the lights
     behind them, as HA's registries place them, are the ones switched, and a door's device
     trigger "opened" is its state trigger to "on"."""
-    owner = MockConfigEntry(domain="test")
-    owner.add_to_hass(hass)
-    devices, entities = dr.async_get(hass), er.async_get(hass)
     hall = ar.async_get(hass).async_create("Hall")
     porch = ar.async_get(hass).async_create("Porch")
-    ids = {}
-    for entity_id, area in (
-        ("light.hallway", hall.id),
-        ("light.kitchen", None),
-        ("binary_sensor.front_door", None),
-    ):
-        domain, name = entity_id.split(".")
-        device = devices.async_get_or_create(
-            config_entry_id=owner.entry_id, identifiers={("test", name)}
+    ids = {
+        name: _register(hass, entity_id, area)
+        for name, entity_id, area in (
+            ("hallway", "light.hallway", hall.id),
+            ("kitchen", "light.kitchen", None),
+            ("front_door", "binary_sensor.front_door", None),
         )
-        devices.async_update_device(device.id, area_id=area)
-        entry = entities.async_get_or_create(
-            domain, "test", name, suggested_object_id=name, device_id=device.id
-        )
-        assert entry.entity_id == entity_id
-        ids[name] = (device.id, entry.id)
+    }
     door = {"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "on"}
 
     def door_device(kind: str) -> dict[str, Any]:
@@ -262,4 +270,82 @@ async def test_device_and_area_targets_count(
     assert coordinator.data.covered == {
         HABIT: "automation.kitchen_by_device",
         PAIR: "automation.hall_by_area",
+    }
+
+
+def _motion_light(name: str, motion: str, light_target: dict[str, str]) -> dict[str, Any]:
+    """An automation from the motion-light blueprint HA ships (the editor's "Blueprint")."""
+    return {
+        "id": name.lower().replace(" ", "_"),
+        "alias": name,
+        "use_blueprint": {
+            "path": "homeassistant/motion_light.yaml",
+            "input": {"motion_entity": motion, "light_target": light_target},
+        },
+    }
+
+
+async def test_blueprints_floors_labels_and_time_helpers_count(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """The motion-light blueprint on the front door, a floor or a label as the target, and
+    a time trigger at a time-only input_datetime do the habits; a dated input_datetime (it
+    fires once), a floor without the light and a label on another light do not."""
+    assert await async_setup_component(
+        hass,
+        "input_datetime",
+        {
+            "input_datetime": {
+                "wake_up": {"has_time": True, "initial": "07:10"},
+                "party": {"has_date": True, "has_time": True, "initial": "2026-12-24 07:00"},
+            }
+        },
+    )
+    floors, areas, labels = fr.async_get(hass), ar.async_get(hass), lr.async_get(hass)
+    ground, upstairs = floors.async_create("Ground"), floors.async_create("Upstairs")
+    hall = areas.async_create("Hall", floor_id=ground.floor_id)
+    areas.async_create("Landing", floor_id=upstairs.floor_id)
+    _register(hass, "light.hallway", hall.id)
+    _register(hass, "light.kitchen")
+    _register(hass, "light.porch")
+    morning, evening = labels.async_create("Morning"), labels.async_create("Evening")
+    entities = er.async_get(hass)
+    entities.async_update_entity("light.kitchen", labels={morning.label_id})
+    entities.async_update_entity("light.porch", labels={evening.label_id})
+
+    def at_helper(name: str, helper: str, label_id: str) -> dict[str, Any]:
+        return {
+            "id": name.lower().replace(" ", "_"),
+            "alias": name,
+            "triggers": [{"trigger": "time", "at": helper}],
+            "actions": [{"action": "light.turn_on", "target": {"label_id": label_id}}],
+        }
+
+    await _automations(
+        hass,
+        config_dir,
+        [
+            _motion_light(
+                "Upstairs motion", "binary_sensor.front_door", {"floor_id": upstairs.floor_id}
+            ),
+            _motion_light("Porch motion", "binary_sensor.front_door", {"entity_id": "light.porch"}),
+            at_helper("Party", "input_datetime.party", morning.label_id),
+            at_helper("Evening lights", "input_datetime.wake_up", evening.label_id),
+        ],
+    )
+    assert len(hass.states.async_entity_ids("automation")) == 4
+    assert await _new(hass, loaded_with_results) == [HABIT, PAIR]
+
+    await _automations(
+        hass,
+        config_dir,
+        [
+            _motion_light("Hall motion", "binary_sensor.front_door", {"floor_id": ground.floor_id}),
+            at_helper("Wake up", "input_datetime.wake_up", morning.label_id),
+        ],
+    )
+    coordinator = loaded_with_results.runtime_data.coordinator
+    assert coordinator.data.covered == {
+        HABIT: "automation.wake_up",
+        PAIR: "automation.hall_motion",
     }
