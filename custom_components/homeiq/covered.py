@@ -7,8 +7,9 @@ entities (their configuration as written), and one that an automation already do
 suggested. Compared are the trigger (same kind; a state trigger on the same entity and state,
 a time trigger within TIME_SLACK_MIN, a sun trigger on the same event) and every change of the
 habit itself (the same action on the same entity, anywhere in the automation's actions, nested
-in choose/if/sequence included; targets resolved as HA resolves them when the action runs, and
-device actions that turn an entity on or off; device triggers on an entity turning on or off).
+in choose/if/sequence and in the scripts it runs included; targets resolved as HA resolves them
+when the action runs, and device actions that turn an entity on or off; device triggers on an
+entity turning on or off).
 Blueprint automations count too: HA keeps their configuration with the inputs filled in.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from homeassistant.components.automation import DATA_COMPONENT
+from homeassistant.components.script import DOMAIN as SCRIPT_DOMAIN
 from homeassistant.const import (
     ATTR_AREA_ID,
     ATTR_DEVICE_ID,
@@ -27,6 +29,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.helpers import entity_registry as er, service
+from homeassistant.helpers.entity_component import EntityComponent
 
 try:  # HA 2025.8 and later: target selection has its own helper module
     from homeassistant.helpers import target as _target  # type: ignore[attr-defined,unused-ignore]
@@ -91,6 +94,14 @@ class _Targets:
     def __init__(self, hass: HomeAssistant) -> None:
         self._hass = hass
         self._entities = er.async_get(hass)
+        # Script entity id -> its actions as written (the script integration keeps its
+        # EntityComponent under its domain).
+        scripts = hass.data.get(SCRIPT_DOMAIN)
+        self.scripts: dict[str, object] = {
+            entity.entity_id: entity.raw_config.get("sequence")
+            for entity in (scripts.entities if isinstance(scripts, EntityComponent) else [])
+            if isinstance(getattr(entity, "raw_config", None), dict)
+        }
 
     def of(self, holder: dict[str, Any]) -> set[str]:
         """The entities a target (entity, device, area, floor and label ids, old-style
@@ -150,11 +161,15 @@ class _Targets:
         return None if entity_id is None else (f"{domain}.{kind}", entity_id)
 
 
-def _actions(node: object, targets: _Targets) -> Iterator[tuple[str, str]]:
-    """(action, entity id) of every action call in an automation's actions, however nested."""
+def _actions(
+    node: object, targets: _Targets, seen: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, str]]:
+    """(action, entity id) of every action call in an automation's actions, however nested,
+    those of the scripts it runs included (`seen`: the scripts on the way, which a script
+    calling itself does not run again here)."""
     if isinstance(node, list):
         for item in node:
-            yield from _actions(item, targets)
+            yield from _actions(item, targets, seen)
         return
     if not isinstance(node, dict):
         return
@@ -166,11 +181,16 @@ def _actions(node: object, targets: _Targets) -> Iterator[tuple[str, str]]:
                 entities |= targets.of(holder)
         for entity_id in entities:
             yield action, entity_id
+        # `script.evening`, or script.turn_on / homeassistant.turn_on on script entities.
+        runs = {action} | {e for e in entities if action.endswith(".turn_on")}
+        for script_id in sorted(runs - seen):
+            if (sequence := targets.scripts.get(script_id)) is not None:
+                yield from _actions(sequence, targets, seen | {script_id})
     elif "device_id" in node and (device := targets.device_action(node)) is not None:
         yield device
     for value in node.values():
         if isinstance(value, list | dict):
-            yield from _actions(value, targets)
+            yield from _actions(value, targets, seen)
 
 
 def _same_action(action: str, theirs: set[tuple[str, str]], entity_id: str) -> bool:

@@ -349,3 +349,51 @@ async def test_blueprints_floors_labels_and_time_helpers_count(
         HABIT: "automation.wake_up",
         PAIR: "automation.hall_motion",
     }
+
+
+async def test_scripts_an_automation_runs_count(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """An automation that runs a script (by its own action, or script.turn_on on it) does
+    what the script does, through scripts that run scripts, however they loop; stopping a
+    script, or a script that switches another light, does not do the habit."""
+
+    def run(action: str, script: str | None = None) -> dict[str, Any]:
+        return {"action": action} | ({"target": {"entity_id": script}} if script else {})
+
+    def light_on(entity_id: str) -> dict[str, Any]:
+        return run("light.turn_on", entity_id)
+
+    scripts = {
+        "porch_light": {"sequence": [light_on("light.porch")]},
+        "hall_light": {"sequence": [light_on("light.hallway")]},
+        "morning": {"sequence": [run("script.turn_on", "script.kitchen_on")]},
+        "kitchen_on": {"sequence": [light_on("light.kitchen"), run("script.morning")]},
+    }
+    assert await async_setup_component(hass, "script", {"script": scripts})
+
+    def automation(name: str, trigger: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
+        return {"id": name, "alias": name, "triggers": [trigger], "actions": [action]}
+
+    door = {"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "on"}
+    seven = {"trigger": "time", "at": "07:00:00"}
+    await _automations(
+        hass,
+        config_dir,
+        [
+            automation("porch", door, run("script.porch_light")),
+            automation("stop_kitchen", seven, run("script.turn_off", "script.kitchen_on")),
+        ],
+    )
+    assert await _new(hass, loaded_with_results) == [HABIT, PAIR]
+
+    await _automations(
+        hass,
+        config_dir,
+        [
+            automation("hall", door, run("script.turn_on", "script.hall_light")),
+            automation("breakfast", seven, run("script.morning")),
+        ],
+    )
+    coordinator = loaded_with_results.runtime_data.coordinator
+    assert coordinator.data.covered == {HABIT: "automation.breakfast", PAIR: "automation.hall"}
