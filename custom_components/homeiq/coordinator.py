@@ -11,8 +11,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.automation import EVENT_AUTOMATION_RELOADED
-from homeassistant.core import Context, Event, HomeAssistant, callback
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
+from homeassistant.core import Context, Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.event import async_track_time_change, async_track_time_interval
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.start import async_at_started
@@ -56,6 +58,9 @@ if TYPE_CHECKING:
 STORAGE_VERSION = 1
 HEALTH_INTERVAL = timedelta(seconds=60)
 MAX_PATTERNS = 200
+# A script reload removes each changed script and adds it again: one look at the automations
+# once it is over, not one with the script missing and one with it back.
+SCRIPTS_SETTLE_S = 1.0
 
 
 def storage_key(entry_id: str) -> str:
@@ -171,11 +176,38 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
     def async_follow_automations(self) -> None:
         """Leave out suggestions the user's own automations already do (covered.py), worked
         out now or once HA has started (automations may load after HomeIQ), and again whenever
-        automations are reloaded: written, edited or deleted in the editor."""
+        automations or scripts are reloaded: written, edited or deleted in the editor."""
         self.config_entry.async_on_unload(
             self.hass.bus.async_listen(EVENT_AUTOMATION_RELOADED, self._automations_changed)
         )
         self.config_entry.async_on_unload(async_at_started(self.hass, self._automations_changed))
+        # Automations run scripts. Saving one in the editor reloads scripts, with no event of
+        # its own: HA takes each changed script away (unavailable, or gone) and adds it again.
+        scripts_changed = Debouncer(
+            self.hass,
+            LOGGER,
+            cooldown=SCRIPTS_SETTLE_S,
+            immediate=False,
+            function=self._automations_changed,
+        )
+        self.config_entry.async_on_unload(scripts_changed.async_cancel)
+
+        @callback
+        def script_replaced(data: EventStateChangedData) -> bool:
+            old, new = data["old_state"], data["new_state"]
+            return data["entity_id"].startswith("script.") and (
+                old is None or new is None or STATE_UNAVAILABLE in (old.state, new.state)
+            )
+
+        @callback
+        def look_again(_event: Event[EventStateChangedData]) -> None:
+            scripts_changed.async_schedule_call()
+
+        self.config_entry.async_on_unload(
+            self.hass.bus.async_listen(
+                EVENT_STATE_CHANGED, look_again, event_filter=script_replaced
+            )
+        )
 
     @callback
     def _automations_changed(self, _event: Event | HomeAssistant | None = None) -> None:

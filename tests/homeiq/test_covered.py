@@ -5,6 +5,7 @@ Real HA automations, loaded from automations.yaml and reloaded as the editor doe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ from homeassistant.helpers import (
     label_registry as lr,
 )
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from homeassistant.util.yaml import dump
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.homeiq.const import DOMAIN
+from custom_components.homeiq.coordinator import SCRIPTS_SETTLE_S
 from custom_components.homeiq.diagnostics import async_get_config_entry_diagnostics
 
 pytestmark = pytest.mark.usefixtures("recorder_mock")
@@ -397,3 +400,48 @@ async def test_scripts_an_automation_runs_count(
     )
     coordinator = loaded_with_results.runtime_data.coordinator
     assert coordinator.data.covered == {HABIT: "automation.breakfast", PAIR: "automation.hall"}
+
+
+async def test_a_script_edited_later_is_followed(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """Saving a script in the editor reloads scripts (no event of its own): the automation
+    that runs it covers the habit once the script does it, and no longer once it is gone."""
+    (config_dir / "configuration.yaml").write_text(
+        "automation: !include automations.yaml\nscript: !include scripts.yaml\n"
+    )
+    coordinator = loaded_with_results.runtime_data.coordinator
+
+    async def scripts(light: str | None) -> None:
+        """scripts.yaml holds the hall script switching this light (or nothing), reloaded."""
+        written = {"hall": {"sequence": [{"action": "light.turn_on", "entity_id": light}]}}
+        (config_dir / "scripts.yaml").write_text(dump(written) if light else "{}\n")
+        if "script" not in hass.config.components:
+            assert await async_setup_component(hass, "script", {})
+        await hass.services.async_call("script", "reload", blocking=True)
+        await hass.async_block_till_done()
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SCRIPTS_SETTLE_S + 1))
+        await hass.async_block_till_done()
+
+    await scripts("light.porch")
+    door = {"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "on"}
+    await _automations(
+        hass,
+        config_dir,
+        [
+            {
+                "id": "hall",
+                "alias": "Hall",
+                "triggers": [door],
+                "actions": [{"action": "script.hall"}],
+            }
+        ],
+    )
+    assert coordinator.data.covered == {}
+
+    await scripts("light.hallway")
+    assert coordinator.data.covered == {PAIR: "automation.hall"}
+    assert await _new(hass, loaded_with_results) == [HABIT]
+
+    await scripts(None)
+    assert coordinator.data.covered == {}
