@@ -7,7 +7,7 @@ entities (their configuration as written), and one that an automation already do
 suggested. Compared are the trigger (same kind; a state trigger on the same entity and state,
 a time trigger within TIME_SLACK_MIN, a sun trigger on the same event) and every change of the
 habit itself (the same action on the same entity, anywhere in the automation's actions, nested
-in choose/if/sequence and in the scripts it runs included; targets resolved as HA resolves them
+in choose/if/sequence and in the scripts and scenes it runs included; targets resolved as HA resolves them
 when the action runs, and device actions that turn an entity on or off; device triggers on an
 entity turning on or off).
 Blueprint automations count too: HA keeps their configuration with the inputs filled in.
@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from homeassistant.components.automation import DATA_COMPONENT
+from homeassistant.components.homeassistant.scene import DATA_PLATFORM as SCENES
 from homeassistant.components.script import DOMAIN as SCRIPT_DOMAIN
 from homeassistant.const import (
     ATTR_AREA_ID,
@@ -102,6 +103,18 @@ class _Targets:
             for entity in (scripts.entities if isinstance(scripts, EntityComponent) else [])
             if isinstance(getattr(entity, "raw_config", None), dict)
         }
+        # Scene entity id -> what activating it switches: the scenes the user made in HA
+        # (their configured states; an integration's own scenes are not known here).
+        scenes = hass.data.get(SCENES)
+        self.scenes: dict[str, set[tuple[str, str]]] = {
+            entity.entity_id: {
+                (f"{entity_id.split('.', 1)[0]}.turn_{state.state}", entity_id)
+                for entity_id, state in entity.scene_config.states.items()
+                if state.state in ("on", "off")
+            }
+            for entity in (scenes.entities.values() if scenes is not None else [])
+            if hasattr(entity, "scene_config")
+        }
 
     def of(self, holder: dict[str, Any]) -> set[str]:
         """The entities a target (entity, device, area, floor and label ids, old-style
@@ -181,6 +194,9 @@ def _actions(
                 entities |= targets.of(holder)
         for entity_id in entities:
             yield action, entity_id
+        if action.endswith(".turn_on"):  # scene.turn_on / homeassistant.turn_on on scenes
+            for scene_id in entities:
+                yield from targets.scenes.get(scene_id, ())
         # `script.evening`, or script.turn_on / homeassistant.turn_on on script entities.
         runs = {action} | {e for e in entities if action.endswith(".turn_on")}
         for script_id in sorted(runs - seen):

@@ -445,3 +445,26 @@ async def test_a_script_edited_later_is_followed(
 
     await scripts(None)
     assert coordinator.data.covered == {}
+
+
+async def test_scenes_an_automation_activates_count(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """Activating a scene the user made switches its lights as the scene has them: a scene
+    with the hallway light on does the habit, one with it off does not."""
+    scenes = [
+        {"name": "Welcome", "entities": {"light.hallway": "on", "light.porch": "off"}},
+        {"name": "Night", "entities": {"light.hallway": "off"}},
+    ]
+    assert await async_setup_component(hass, "scene", {"scene": scenes})
+    door = {"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "on"}
+
+    def activate(scene: str) -> list[dict[str, Any]]:
+        action = {"action": "scene.turn_on", "target": {"entity_id": scene}}
+        return [{"id": scene, "alias": scene, "triggers": [door], "actions": [action]}]
+
+    await _automations(hass, config_dir, activate("scene.night"))
+    assert await _new(hass, loaded_with_results) == [HABIT, PAIR]
+    await _automations(hass, config_dir, activate("scene.welcome"))
+    coordinator = loaded_with_results.runtime_data.coordinator
+    assert coordinator.data.covered == {PAIR: "automation.scene_welcome"}
