@@ -327,6 +327,30 @@ def test_card_watches_the_entity_its_options_name(demo: dict[str, Any], page: Pa
     expect(page.locator("homeiq-suggestions-card .item").first).to_be_visible()
 
 
+def test_card_finds_its_sensors_under_other_ids(demo: dict[str, Any], page: Page) -> None:
+    """HA names entity ids in the home's language (a German home's last-analysis sensor is
+    sensor.homeiq_letzte_analyse) and users rename them: the card, with no `entity` option,
+    finds the sensor by its translation key and still shows the models of the last analysis."""
+    _open_dashboard(page, demo)
+    renamed = "sensor.homeiq_letzte_analyse"
+
+    def rename(old: str, new: str) -> None:
+        _hass_ws(
+            page,
+            {"type": "config/entity_registry/update", "entity_id": old, "new_entity_id": new},
+        )
+
+    rename("sensor.homeiq_last_analysis", renamed)
+    try:
+        page.reload()
+        expect(page.locator("homeiq-suggestions-card .item").first).to_be_visible(timeout=60_000)
+        expect(page.locator("homeiq-suggestions-card .models")).to_contain_text(
+            "Models: embed", timeout=30_000
+        )
+    finally:
+        rename(renamed, "sensor.homeiq_last_analysis")
+
+
 def test_card_speaks_the_users_language(demo: dict[str, Any], page: Page) -> None:
     """Every language the card knows has all its words, with the same placeholders; a user
     who switches HA to German gets the card in German at once (no reload)."""

@@ -1,13 +1,17 @@
 // HomeIQ suggestions card: each new suggestion with its description, confidence, category and
 // automation YAML, and Accept / Dismiss buttons, and which models the last analysis used. Plain
 // custom element: no build step, served by the integration itself.
-const CARD_VERSION = "0.4.0";
+const CARD_VERSION = "0.4.1";
 const CARD_TAG = "homeiq-suggestions-card";
+// HomeIQ's sensors are found by their translation keys in HA's entity registry, as their ids
+// differ: HA makes ids from the names in the home's language (German: sensor.homeiq_neue_...),
+// and users rename them. The English ids are the fallback.
 // A new analysis changes this sensor, and the card reloads the suggestions; its `models`
 // attribute says which models ran (or which fallback), shown at the bottom of the card.
-const DEFAULT_ENTITY = "sensor.homeiq_last_analysis";
+const LAST_ANALYSIS_KEY = "last_analysis";
+const LAST_ANALYSIS_ENTITY = "sensor.homeiq_last_analysis";
 // A decision made anywhere (this card, the to-do card, an action) changes this sensor's
-// `suggestion_ids`: found by its translation key, so a renamed sensor is still followed.
+// `suggestion_ids`.
 const NEW_SUGGESTIONS_KEY = "new_suggestions";
 const NEW_SUGGESTIONS_ENTITY = "sensor.homeiq_new_suggestions";
 
@@ -399,7 +403,7 @@ class HomeIQSuggestionsCard extends HTMLElement {
     const max = config.max ?? 5;
     if (!Number.isInteger(max) || max < 1 || max > 50) throw new Error(translate("en", "bad_max"));
     const entryChanged = !this._config || this._config.config_entry_id !== config.config_entry_id;
-    this._config = { entity: DEFAULT_ENTITY, ...config, max };
+    this._config = { ...config, max };
     if (entryChanged) this._entry = null;
     this._suggestions = this._suggestions ?? null;
     this._error = null;
@@ -448,21 +452,30 @@ class HomeIQSuggestionsCard extends HTMLElement {
     return Boolean(this._hass && this._hass.user && this._hass.user.is_admin);
   }
 
+  // Entity ids of HomeIQ's sensors with this translation key, else [fallback].
+  static ours(hass, key, fallback) {
+    const found = Object.values((hass && hass.entities) || {}).filter(
+      (e) => e.platform === "homeiq" && e.translation_key === key,
+    );
+    return found.length ? found.map((e) => e.entity_id) : [fallback];
+  }
+
   _watched(hass) {
     if (hass.entities !== this._entitiesSeen) {
       this._entitiesSeen = hass.entities;
-      const found = Object.values(hass.entities || {}).filter(
-        (e) => e.platform === "homeiq" && e.translation_key === NEW_SUGGESTIONS_KEY,
-      );
-      const decisions = found.length ? found.map((e) => e.entity_id) : [NEW_SUGGESTIONS_ENTITY];
-      this._watchedIds = [this._config.entity, ...decisions].filter(Boolean);
+      const ours = this.constructor.ours;
+      // The `entity` option names another sensor to follow (and read `models` from).
+      this._mainId =
+        this._config.entity || ours(hass, LAST_ANALYSIS_KEY, LAST_ANALYSIS_ENTITY)[0];
+      const decisions = ours(hass, NEW_SUGGESTIONS_KEY, NEW_SUGGESTIONS_ENTITY);
+      this._watchedIds = [this._mainId, ...decisions];
     }
     return this._watchedIds;
   }
 
   _models() {
     // "embed all-MiniLM-L6-v2 (int8) · rerank unavailable: ranked by embedding similarity · ..."
-    const entity = this._hass && this._config.entity && this._hass.states[this._config.entity];
+    const entity = this._hass && this._mainId && this._hass.states[this._mainId];
     const models = entity && entity.attributes.models;
     if (!models || typeof models !== "object") return "";
     const text = Object.entries(models)
