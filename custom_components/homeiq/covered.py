@@ -7,10 +7,10 @@ entities (their configuration as written), and one that an automation already do
 suggested. Compared are the trigger (same kind; a state trigger on the same entity and state,
 a time trigger within TIME_SLACK_MIN, a sun trigger on the same event) and every change of the
 habit itself (the same action on the same entity, anywhere in the automation's actions, nested
-in choose/if/sequence and in the scripts and scenes it runs included; targets resolved as HA resolves them
-when the action runs, and device actions that turn an entity on or off; device triggers on an
-entity turning on or off).
-Blueprint automations count too: HA keeps their configuration with the inputs filled in.
+in choose/if/sequence and in the scripts and scenes it runs included; targets resolved as HA
+resolves them when the action runs, and device actions that turn an entity on or off; device
+triggers on an entity turning on or off). Blueprint automations count too: HA keeps their
+configuration with the inputs filled in.
 """
 
 from __future__ import annotations
