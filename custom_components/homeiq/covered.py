@@ -15,6 +15,7 @@ configuration with the inputs filled in.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,29 +63,48 @@ def _kind(trigger: dict[str, Any]) -> object:
     return trigger.get("trigger", trigger.get("platform"))
 
 
-def _same_trigger(theirs: dict[str, Any], ours: dict[str, Any]) -> bool:
-    kind = _kind(ours)
-    if _kind(theirs) != kind:
-        return False
-    if kind == "state":
-        if ours.get("entity_id") not in _listed(theirs.get("entity_id")):
-            return False
-        # Any change of the entity serves a habit on one state of it, not the other way round.
-        wanted, their_to = ours.get("to"), theirs.get("to")
-        return their_to is None or (wanted is not None and wanted in _listed(their_to))
-    if kind == "time":
-        want = minute_of_day(ours.get("at"))
-        if want is None:
-            return False
-        for at in _listed(theirs.get("at")):
-            if (minute := minute_of_day(at)) is not None and day_gap(
-                minute, want
-            ) <= TIME_SLACK_MIN:
-                return True
-        return False
-    if kind == "sun":
-        return bool(theirs.get("event") == ours.get("event"))
-    return False
+class _TriggerIndex:
+    """The automations' triggers by what a suggestion's trigger can match: one lookup per
+    suggestion, not a comparison with every trigger of every automation (HA's event loop
+    runs this at each reload of automations)."""
+
+    def __init__(self) -> None:
+        self._state: defaultdict[str, list[tuple[list[str] | None, int]]] = defaultdict(list)
+        self._time: list[tuple[int, int]] = []
+        self._sun: defaultdict[str, list[int]] = defaultdict(list)
+
+    def add(self, trigger: dict[str, Any], automation: int) -> None:
+        kind = _kind(trigger)
+        if kind == "state":
+            to = trigger.get("to")
+            tos = None if to is None else _listed(to)
+            for entity_id in _listed(trigger.get("entity_id")):
+                self._state[entity_id].append((tos, automation))
+        elif kind == "time":
+            for at in _listed(trigger.get("at")):
+                if (minute := minute_of_day(at)) is not None:
+                    self._time.append((minute, automation))
+        elif kind == "sun" and isinstance(event := trigger.get("event"), str):
+            self._sun[event].append(automation)
+
+    def matching(self, ours: dict[str, Any]) -> list[int]:
+        """The automations (by number, in order) with a trigger that serves `ours`: a state
+        trigger on the entity, to the same state or to any (any change of the entity serves
+        a habit on one state of it, not the other way round); a time within TIME_SLACK_MIN;
+        a sun trigger on the same event."""
+        kind, found = _kind(ours), set()
+        if kind == "state":
+            wanted = ours.get("to")
+            found = {
+                automation
+                for tos, automation in self._state.get(str(ours.get("entity_id")), ())
+                if tos is None or (wanted is not None and wanted in tos)
+            }
+        elif kind == "time" and (want := minute_of_day(ours.get("at"))) is not None:
+            found = {a for minute, a in self._time if day_gap(minute, want) <= TIME_SLACK_MIN}
+        elif kind == "sun":
+            found = set(self._sun.get(str(ours.get("event")), ()))
+        return sorted(found)
 
 
 class _Targets:
@@ -237,16 +257,16 @@ def async_covering(hass: HomeAssistant, patterns: list[dict[str, Any]]) -> dict[
     if component is None:
         return {}
     targets = _Targets(hass)
-    automations = [
-        (
-            entity.entity_id,
-            entity.unique_id,
-            [targets.time_of(targets.as_state_trigger(t)) for t in _triggers(config)],
-            set(_actions(config.get("actions", config.get("action")), targets)),
-        )
-        for entity in component.entities
-        if isinstance(config := entity.raw_config, dict)
-    ]
+    index = _TriggerIndex()
+    automations: list[tuple[str, str | None, object]] = []
+    for entity in component.entities:
+        if isinstance(config := entity.raw_config, dict):
+            for trigger in _triggers(config):
+                index.add(targets.time_of(targets.as_state_trigger(trigger)), len(automations))
+            automations.append(
+                (entity.entity_id, entity.unique_id, config.get("actions", config.get("action")))
+            )
+    actions: dict[int, set[tuple[str, str]]] = {}  # worked out for the automations it takes
     covering: dict[str, str] = {}
     for pattern in patterns:
         suggestion = pattern.get("suggestion")
@@ -257,12 +277,11 @@ def async_covering(hass: HomeAssistant, patterns: list[dict[str, Any]]) -> dict[
         if not isinstance(ours, dict) or changes is None:
             continue
         own = automation_id(str(pattern["id"]))  # accepting it made this one: not "covered"
-        for entity_id, unique_id, triggers, actions in automations:
-            if (
-                unique_id != own
-                and any(_same_trigger(t, ours) for t in triggers)
-                and all(_same_action(a, actions, e) for a, e in changes)
-            ):
+        for number in index.matching(ours):
+            entity_id, unique_id, written = automations[number]
+            if number not in actions:
+                actions[number] = set(_actions(written, targets))
+            if unique_id != own and all(_same_action(a, actions[number], e) for a, e in changes):
                 covering[str(pattern["id"])] = entity_id
                 break
     return covering
