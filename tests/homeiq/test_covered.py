@@ -150,6 +150,14 @@ async def test_an_automation_the_user_has_is_not_suggested(
     assert diagnostics["analysis"]["covered"] == 2
     # The entities follow at once, without a new analysis.
     assert hass.states.get("sensor.homeiq_new_suggestions").state == "0"
+    # Turned off, it is still the user's: not suggested again at the next reload.
+    await hass.services.async_call(
+        "automation", "turn_off", {"entity_id": "automation.morning_kitchen"}, blocking=True
+    )
+    await hass.services.async_call("automation", "reload", blocking=True)
+    await hass.async_block_till_done()
+    assert hass.states.get("automation.morning_kitchen").state == "off"
+    assert coordinator.data.covered[HABIT] == "automation.morning_kitchen"
     # A card still showing it gets told why it cannot be accepted.
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
