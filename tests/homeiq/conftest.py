@@ -69,12 +69,12 @@ def start_sidecar(
         "PYTHONPATH": str(PACKAGE_DIR),
         "HOMEIQ_SIDECAR_TOKEN": token,
     }
-    log = (data_dir / "sidecar.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "homeiq_sidecar", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE, stderr=log, env=env,
-    )  # fmt: skip
+    with (data_dir / "sidecar.log").open("wb") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "homeiq_sidecar", "--host", "127.0.0.1", "--port", str(port),
+             "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE, stderr=log, env=env,
+        )  # fmt: skip
     assert process.stdout is not None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -99,6 +99,8 @@ def stop_sidecar(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def tiny_models_required() -> bool:

@@ -31,7 +31,7 @@ from custom_components.homeiq.const import (
 )
 from custom_components.homeiq.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import PACKAGE_DIR
+from .conftest import PACKAGE_DIR, stop_sidecar
 from .home import record_home
 from .test_e2e import analyze
 from .test_init import wait_for
@@ -150,8 +150,7 @@ def no_auth_sidecar(tmp_path: Path) -> Generator[str]:
     assert process.stdout is not None
     ready = json.loads(process.stdout.readline())
     yield f"http://127.0.0.1:{ready['port']}"
-    process.terminate()
-    process.wait(timeout=15)
+    stop_sidecar(process)
 
 
 async def test_external_mode_requires_a_token(
