@@ -176,13 +176,15 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
     def async_follow_automations(self) -> None:
         """Leave out suggestions the user's own automations already do (covered.py), worked
         out now or once HA has started (automations may load after HomeIQ), and again whenever
-        automations or scripts are reloaded: written, edited or deleted in the editor."""
+        automations, scripts or scenes are reloaded: written, edited or deleted in the
+        editor."""
         self.config_entry.async_on_unload(
             self.hass.bus.async_listen(EVENT_AUTOMATION_RELOADED, self._automations_changed)
         )
         self.config_entry.async_on_unload(async_at_started(self.hass, self._automations_changed))
-        # Automations run scripts. Saving one in the editor reloads scripts, with no event of
-        # its own: HA takes each changed script away (unavailable, or gone) and adds it again.
+        # Automations run scripts and scenes. Saving one in the editor reloads them, with no
+        # event of its own: HA takes each changed one away (unavailable, or gone) and adds it
+        # again.
         scripts_changed = Debouncer(
             self.hass,
             LOGGER,
@@ -195,7 +197,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         @callback
         def script_replaced(data: EventStateChangedData) -> bool:
             old, new = data["old_state"], data["new_state"]
-            return data["entity_id"].startswith("script.") and (
+            return data["entity_id"].startswith(("script.", "scene.")) and (
                 old is None or new is None or STATE_UNAVAILABLE in (old.state, new.state)
             )
 

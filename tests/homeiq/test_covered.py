@@ -459,7 +459,8 @@ async def test_scenes_an_automation_activates_count(
     hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
 ) -> None:
     """Activating a scene the user made switches its lights as the scene has them: a scene
-    with the hallway light on does the habit, one with it off does not."""
+    with the hallway light on does the habit, one with it off does not, and an edit of the
+    scene counts at its reload."""
     scenes = [
         {"name": "Welcome", "entities": {"light.hallway": "on", "light.porch": "off"}},
         {"name": "Night", "entities": {"light.hallway": "off"}},
@@ -476,3 +477,16 @@ async def test_scenes_an_automation_activates_count(
     await _automations(hass, config_dir, activate("scene.welcome"))
     coordinator = loaded_with_results.runtime_data.coordinator
     assert coordinator.data.covered == {PAIR: "automation.scene_welcome"}
+
+    # The scene edited (the hallway light now off) and reloaded, as the scene editor does:
+    # no longer the habit, without a reload of automations.
+    (config_dir / "configuration.yaml").write_text(
+        "automation: !include automations.yaml\nscene: !include scenes.yaml\n"
+    )
+    scenes[0]["entities"]["light.hallway"] = "off"
+    (config_dir / "scenes.yaml").write_text(dump(scenes))
+    await hass.services.async_call("scene", "reload", blocking=True)
+    await hass.async_block_till_done()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SCRIPTS_SETTLE_S + 1))
+    await hass.async_block_till_done()
+    assert coordinator.data.covered == {}
