@@ -1,7 +1,7 @@
 """Benchmark: the look at the user's automations (covered.py) against HA's own reload of them.
 
-HomeIQ compares every suggestion with every automation on HA's event loop at each reload of
-automations (saving one in the editor). A real Home Assistant core loads `--automations`
+HomeIQ compares every suggestion with the user's automations on HA's event loop at each reload
+of automations (saving one in the editor). A real Home Assistant core loads `--automations`
 automations (state triggers, area targets, nested actions, a script each tenth) from
 automations.yaml; HA's own `automation.reload` of them is the baseline, and HomeIQ's
 `async_covering` over `--patterns` suggestions (half of them on an automation's trigger) is

@@ -58,9 +58,9 @@ if TYPE_CHECKING:
 STORAGE_VERSION = 1
 HEALTH_INTERVAL = timedelta(seconds=60)
 MAX_PATTERNS = 200
-# A script reload removes each changed script and adds it again: one look at the automations
-# once it is over, not one with the script missing and one with it back.
-SCRIPTS_SETTLE_S = 1.0
+# A script or scene reload takes each changed one away and adds it again: one look at the
+# automations once it is over, not one with it missing and one with it back.
+RELOAD_SETTLE_S = 1.0
 
 
 def storage_key(entry_id: str) -> str:
@@ -185,17 +185,17 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         # Automations run scripts and scenes. Saving one in the editor reloads them, with no
         # event of its own: HA takes each changed one away (unavailable, or gone) and adds it
         # again.
-        scripts_changed = Debouncer(
+        look_later = Debouncer(
             self.hass,
             LOGGER,
-            cooldown=SCRIPTS_SETTLE_S,
+            cooldown=RELOAD_SETTLE_S,
             immediate=False,
             function=self._automations_changed,
         )
-        self.config_entry.async_on_unload(scripts_changed.async_cancel)
+        self.config_entry.async_on_unload(look_later.async_cancel)
 
         @callback
-        def script_replaced(data: EventStateChangedData) -> bool:
+        def replaced(data: EventStateChangedData) -> bool:
             old, new = data["old_state"], data["new_state"]
             return data["entity_id"].startswith(("script.", "scene.")) and (
                 old is None or new is None or STATE_UNAVAILABLE in (old.state, new.state)
@@ -203,12 +203,10 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
 
         @callback
         def look_again(_event: Event[EventStateChangedData]) -> None:
-            scripts_changed.async_schedule_call()
+            look_later.async_schedule_call()
 
         self.config_entry.async_on_unload(
-            self.hass.bus.async_listen(
-                EVENT_STATE_CHANGED, look_again, event_filter=script_replaced
-            )
+            self.hass.bus.async_listen(EVENT_STATE_CHANGED, look_again, event_filter=replaced)
         )
 
     @callback

@@ -214,12 +214,12 @@ def _actions(
                 entities |= targets.of(holder)
         for entity_id in entities:
             yield action, entity_id
-        if action.endswith(".turn_on"):  # scene.turn_on / homeassistant.turn_on on scenes
-            for scene_id in entities:
-                yield from targets.scenes.get(scene_id, ())
-        # `script.evening`, or script.turn_on / homeassistant.turn_on on script entities.
-        runs = {action} | {e for e in entities if action.endswith(".turn_on")}
-        for script_id in sorted(runs - seen):
+        # scene.turn_on / script.turn_on / homeassistant.turn_on on scenes and scripts, or
+        # `script.evening` itself.
+        turned_on = entities if action.endswith(".turn_on") else set()
+        for scene_id in turned_on:
+            yield from targets.scenes.get(scene_id, ())
+        for script_id in sorted(({action} | turned_on) - seen):
             if (sequence := targets.scripts.get(script_id)) is not None:
                 yield from _actions(sequence, targets, seen | {script_id})
     elif "device_id" in node and (device := targets.device_action(node)) is not None:

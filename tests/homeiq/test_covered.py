@@ -25,7 +25,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.homeiq.const import DOMAIN
-from custom_components.homeiq.coordinator import SCRIPTS_SETTLE_S
+from custom_components.homeiq.coordinator import RELOAD_SETTLE_S
 from custom_components.homeiq.diagnostics import async_get_config_entry_diagnostics
 
 pytestmark = pytest.mark.usefixtures("recorder_mock")
@@ -428,7 +428,7 @@ async def test_a_script_edited_later_is_followed(
             assert await async_setup_component(hass, "script", {})
         await hass.services.async_call("script", "reload", blocking=True)
         await hass.async_block_till_done()
-        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SCRIPTS_SETTLE_S + 1))
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=RELOAD_SETTLE_S + 1))
         await hass.async_block_till_done()
 
     await scripts("light.porch")
@@ -487,6 +487,6 @@ async def test_scenes_an_automation_activates_count(
     (config_dir / "scenes.yaml").write_text(dump(scenes))
     await hass.services.async_call("scene", "reload", blocking=True)
     await hass.async_block_till_done()
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SCRIPTS_SETTLE_S + 1))
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=RELOAD_SETTLE_S + 1))
     await hass.async_block_till_done()
     assert coordinator.data.covered == {}
