@@ -7,7 +7,8 @@ Usage (runtime venv, via `scripts/bench sidecar`):
 The real sidecar runs as a subprocess from the torch-free runtime environment, with a fresh data
 dir: the first /v1/analyze loads the models and computes every embedding, pair score and
 classification; the second finds them all in the on-disk text cache. `cache_rerun_speedup` is
-first / second wall time (target >= 20).
+first / second wall time (target >= 20). `sidecar_peak_rss_mb` is the sidecar process's own
+peak RSS (VmHWM) after both runs.
 
 Models default to what the offline tests built (.cache/test-models): the real all-MiniLM-L6-v2
 for embed and the tiny random models for rerank and classify; pass full-size converted entries
@@ -45,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_PYTHON = ROOT / ".venv" / "runtime" / "bin" / "python"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from peak_rss import peak_rss_mb  # noqa: E402
 
 from tests.export.tiny_models import converted_entries  # noqa: E402
 
@@ -195,6 +198,7 @@ def measure_cache_rerun(
         started = time.perf_counter()
         second = _post(url, sidecar.token, body)
         second_s = time.perf_counter() - started
+        peak_mb = round(peak_rss_mb(sidecar.proc.pid), 1)
     if second["patterns"] != first["patterns"]:
         raise RuntimeError("the re-run returned different patterns")
     return {
@@ -207,7 +211,10 @@ def measure_cache_rerun(
         "cache_first": first["summary"]["cache"],
         "cache_rerun": second["summary"]["cache"],
         "cache_rerun_speedup": round(first_s / second_s, 1),
+        # The whole sidecar after a first analysis: models loaded, every batch shape met.
+        "sidecar_peak_rss_mb": peak_mb,
     }
+
 
 
 def main(argv: list[str] | None = None) -> int:
