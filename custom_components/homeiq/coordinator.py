@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterable
 from datetime import datetime, time as dt_time, timedelta
 from functools import partial
+from io import BufferedRandom
 import tempfile
 import time
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,11 @@ def sun_minutes(hass: HomeAssistant) -> dict[str, int]:
             local = dt_util.as_local(when)
             minutes[event] = local.hour * 60 + local.minute
     return minutes
+
+
+def _close_made_file(opening: asyncio.Future[BufferedRandom]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()  # empty and unlinked: closing it does not wait on the disk
 
 
 class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
@@ -342,6 +348,16 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
                 translation_domain=DOMAIN, translation_key="analysis_cancelled"
             ) from None
 
+    async def _new_body(self) -> BufferedRandom:
+        """A temporary file for the request body, closed again if the run is cancelled while
+        the executor makes it (an unload or HA stopping): else the open file is dropped."""
+        opening = self.hass.async_add_executor_job(tempfile.TemporaryFile)
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_made_file)
+            raise
+
     async def _analyze(self, lookback_days: int | None, entity_ids: list[str] | None) -> HomeIQData:
         client = self.sidecar.client
         if client is None:
@@ -369,7 +385,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         }
         started = time.monotonic()
         # The body goes to a temporary file, not memory: a year of a large home is ~100 MB.
-        body = await self.hass.async_add_executor_job(tempfile.TemporaryFile)
+        body = await self._new_body()
         try:
             stats = await get_instance(self.hass).async_add_executor_job(
                 partial(
