@@ -5,11 +5,11 @@ An automation the user wrote after the history began, or one that has not had it
 the window, leaves no such trace: here each suggestion is compared with HA's automation
 entities (their configuration as written), and one that an automation already does is not
 suggested. Compared are the trigger (same kind; a state trigger on the same entity and state,
-a time trigger within TIME_SLACK_MIN, a sun trigger on the same event) and every change of the
-habit itself (the same action on the same entity, anywhere in the automation's actions, nested
-in choose/if/sequence and in the scripts and scenes it runs included; targets resolved as HA
-resolves them when the action runs, and device actions that turn an entity on or off; device
-triggers on an entity turning on or off). Blueprint automations count too: HA keeps their
+a time trigger within TIME_SLACK_MIN, also at a helper's or a timestamp sensor's time, a sun
+trigger on the same event) and every change of the habit itself (the same action on the same
+entity, anywhere in the automation's actions, nested in choose/if/sequence and in the scripts
+and scenes it runs included; targets resolved as HA resolves them when the action runs, and
+device actions that turn an entity on or off; device triggers on an entity turning on or off). Blueprint automations count too: HA keeps their
 configuration with the inputs filled in.
 """
 
@@ -17,21 +17,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from homeassistant.components.automation import DATA_COMPONENT
 from homeassistant.components.homeassistant.scene import DATA_PLATFORM as SCENES
 from homeassistant.components.script import DOMAIN as SCRIPT_DOMAIN
+from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.const import (
     ATTR_AREA_ID,
+    ATTR_DEVICE_CLASS,
     ATTR_DEVICE_ID,
     ATTR_ENTITY_ID,
     ATTR_FLOOR_ID,
     ATTR_LABEL_ID,
 )
 from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.helpers import entity_registry as er, service
+from homeassistant.helpers import config_validation as cv, entity_registry as er, service
 from homeassistant.helpers.entity_component import EntityComponent
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
 
 try:  # HA 2025.8 and later: target selection has its own helper module
     from homeassistant.helpers import target as _target  # type: ignore[attr-defined,unused-ignore]
@@ -43,6 +48,7 @@ from .data import day_gap, minute_of_day
 
 TIME_SLACK_MIN = 60  # a time trigger this close to the habit's time serves the same habit
 TARGET_KEYS = (ATTR_ENTITY_ID, ATTR_DEVICE_ID, ATTR_AREA_ID, ATTR_FLOOR_ID, ATTR_LABEL_ID)
+_TIME_ENTITIES = ("input_datetime.", "sensor.")  # what a time trigger's `at` may name
 
 
 def _listed(value: object) -> list[str]:
@@ -153,16 +159,42 @@ class _Targets:
         return set(selected.referenced | selected.indirectly_referenced)
 
     def time_of(self, trigger: dict[str, Any]) -> dict[str, Any]:
-        """A time trigger at an `input_datetime` as one at the helper's time. A time-only
-        helper's state is its time ("07:10:00"); a dated one's ("2026-12-24 07:00:00") fires
-        once, and reads as no time of day."""
+        """A time trigger at an `input_datetime` or a timestamp sensor (with an offset or
+        not) as one at the time of day it stands for now. A time-only helper's state is its
+        time ("07:10:00"); a timestamp sensor's is when it fires next (a phone's next alarm
+        moves with the alarm: its time now is the routine's); a dated helper fires once, and
+        reads as no time of day, as does a sensor that is not a timestamp."""
         if _kind(trigger) != "time":
             return trigger
-        times = []
-        for at in _listed(trigger.get("at")):
-            state = self._hass.states.get(at) if at.startswith("input_datetime.") else None
-            times.append(at if state is None else state.state)
-        return {**trigger, "at": times}
+        raw = trigger.get("at")
+        times = [self._clock(at) for at in (raw if isinstance(raw, list) else [raw])]
+        return {**trigger, "at": [at for at in times if at is not None]}
+
+    def _clock(self, at: object) -> str | None:
+        """The time of day ("HH:MM:SS") of one `at` entry: as written, or the entity's."""
+        entity_id, offset = at, timedelta(0)
+        try:
+            if isinstance(at, dict):  # {"entity_id": ..., "offset": "-00:10:00"}
+                entity_id, offset = at.get(ATTR_ENTITY_ID), cv.time_period(at.get("offset", 0))
+            if not isinstance(entity_id, str) or not entity_id.startswith(_TIME_ENTITIES):
+                return entity_id if isinstance(entity_id, str) else None
+            return self._entity_clock(entity_id, offset)
+        except (vol.Invalid, OverflowError):  # an offset HA would refuse, or out of range
+            return None
+
+    def _entity_clock(self, entity_id: str, offset: timedelta) -> str | None:
+        if (state := self._hass.states.get(entity_id)) is None:
+            return None
+        if state.domain == "sensor":
+            if state.attributes.get(ATTR_DEVICE_CLASS) != SensorDeviceClass.TIMESTAMP:
+                return None
+            when = dt_util.parse_datetime(state.state)
+            return None if when is None else dt_util.as_local(when + offset).strftime("%H:%M:%S")
+        clock = dt_util.parse_time(state.state)  # None for a dated helper's state
+        if clock is None:
+            return None
+        # As HA does for a time-only helper: the offset wraps round midnight.
+        return (datetime.combine(date(2000, 1, 1), clock) + offset).strftime("%H:%M:%S")
 
     def as_state_trigger(self, trigger: dict[str, Any]) -> dict[str, Any]:
         """A device trigger on an entity turning on or off ("turned_on", a door's "opened",

@@ -362,6 +362,68 @@ async def test_blueprints_floors_labels_and_time_helpers_count(
     }
 
 
+async def test_time_triggers_at_an_alarm_sensor_or_with_an_offset_count(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """A time trigger at a timestamp sensor (a phone's next alarm) reads at the sensor's time
+    of day, an offset moves it (for a helper too, as HA does); too far from the habit's
+    07:00, a sensor that is not a timestamp, and an offset HA refuses do not cover."""
+    assert await async_setup_component(
+        hass,
+        "input_datetime",
+        {"input_datetime": {"wake_up": {"has_time": True, "initial": "09:15"}}},
+    )
+    alarm = (dt_util.now() + timedelta(days=1)).replace(hour=9, minute=30, second=0, microsecond=0)
+    hass.states.async_set(
+        "sensor.phone_next_alarm", alarm.isoformat(), {"device_class": "timestamp"}
+    )
+    hass.states.async_set("sensor.wake_text", "07:00:00")  # a time as text, not a timestamp
+
+    def kitchen_at(name: str, at: object) -> dict[str, Any]:
+        return {
+            "id": name.lower().replace(" ", "_"),
+            "alias": name,
+            "triggers": [{"trigger": "time", "at": at}],
+            "actions": [{"action": "light.turn_on", "target": {"entity_id": "light.kitchen"}}],
+        }
+
+    await _automations(
+        hass,
+        config_dir,
+        [
+            kitchen_at("Alarm", "sensor.phone_next_alarm"),  # 09:30: 2.5 h after the habit
+            kitchen_at(
+                "Before wake", {"entity_id": "input_datetime.wake_up", "offset": "-00:30:00"}
+            ),
+            kitchen_at("Text", "sensor.wake_text"),
+            kitchen_at("Bad", {"entity_id": "sensor.phone_next_alarm", "offset": "early"}),
+        ],
+    )
+    assert len(hass.states.async_entity_ids("automation")) == 4
+    assert await _new(hass, loaded_with_results) == [HABIT, PAIR]
+
+    coordinator = loaded_with_results.runtime_data.coordinator
+    for at, covering in (
+        ({"entity_id": "sensor.phone_next_alarm", "offset": "-02:00:00"}, "automation.alarm"),
+        ({"entity_id": "input_datetime.wake_up", "offset": {"hours": -2}}, "automation.alarm"),
+        ([{"entity_id": "sensor.phone_next_alarm", "offset": -9000}, "12:00"], "automation.alarm"),
+    ):
+        await _automations(hass, config_dir, [kitchen_at("Alarm", at)])
+        assert coordinator.data.covered == {HABIT: covering}, at
+    # The alarm set later moves the automation away from the habit: the next look sees it.
+    hass.states.async_set(
+        "sensor.phone_next_alarm",
+        (alarm + timedelta(hours=3)).isoformat(),
+        {"device_class": "timestamp"},
+    )
+    await _automations(
+        hass,
+        config_dir,
+        [kitchen_at("Alarm", {"entity_id": "sensor.phone_next_alarm", "offset": -9000})],
+    )
+    assert coordinator.data.covered == {}
+
+
 async def test_scripts_an_automation_runs_count(
     hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
 ) -> None:

@@ -29,24 +29,32 @@ REAL = st.sampled_from(
     ["binary_sensor.front_door", "light.hallway", "light.kitchen", "07:00:00", "on", "off",
      "sunset", "light.turn_on", "homeassistant.turn_on", "script.turn_on", "scene.turn_on",
      "state", "time", "sun", "device", "turned_on", "turn_on", "not_opened", "input_datetime.x",
-     "light"]
+     "light", "sensor.alarm", "-00:10:00"]
 )  # fmt: skip
 VALUE = st.recursive(
     st.one_of(REAL, SCALARS), lambda inner: st.lists(inner, max_size=3), max_leaves=6
 )
 TRIGGER_KEYS = ("entity_id", "to", "at", "event", "type", "device_id", "domain")
+# A time trigger's entity with an offset: any value, a duration's parts out of range too.
+OFFSET = VALUE | st.dictionaries(
+    st.sampled_from(["days", "hours", "minutes", "seconds"]), st.floats() | st.integers()
+)
+AT = VALUE | st.lists(
+    st.fixed_dictionaries({"entity_id": VALUE}, optional={"offset": OFFSET}), max_size=2
+)
 # The suggestions' own triggers with some keys drawn anew, and triggers drawn from scratch.
 NEAR = st.builds(
-    lambda base, drawn: {**base, **drawn},
+    lambda base, drawn, at: {**base, **drawn, **at},
     st.sampled_from(
         [{"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "on"},
          {"trigger": "time", "at": "07:00:00"}]
     ),
     st.dictionaries(st.sampled_from(TRIGGER_KEYS), VALUE, max_size=2),
+    st.dictionaries(st.just("at"), AT, max_size=1),
 )  # fmt: skip
 TRIGGER = NEAR | st.fixed_dictionaries(
     {"trigger": st.one_of(st.sampled_from(["state", "time", "sun", "device"]), VALUE)},
-    optional=dict.fromkeys(TRIGGER_KEYS, VALUE),
+    optional={**dict.fromkeys(TRIGGER_KEYS, VALUE), "at": AT},
 )
 CALL_KEYS = ("entity_id", "device_id", "area_id", "floor_id", "label_id", "type", "domain")
 CALL = st.fixed_dictionaries(
@@ -75,7 +83,15 @@ async def test_any_automation_config_is_read_safely(
     hass: HomeAssistant, loaded_with_results: MockConfigEntry
 ) -> None:
     cases: list[dict[str, Any]] = draw_cases(AUTOMATION, CASES)
+    hass.states.async_set("input_datetime.x", "07:00:00")
+    hass.states.async_set(
+        "sensor.alarm", "2026-11-28T07:00:00+00:00", {"device_class": "timestamp"}
+    )
     targets, index = _Targets(hass), _TriggerIndex()
+    # Offsets past what a datetime holds (HA's own validator overflows on the first).
+    huge = [{"entity_id": "sensor.alarm", "offset": {"days": 1e300}},
+            {"entity_id": "sensor.alarm", "offset": {"days": 999_999_999}}]  # fmt: skip
+    assert targets.time_of({"trigger": "time", "at": huge})["at"] == []
     read = 0
     for number, case in enumerate(cases):
         for trigger in _triggers(case):
