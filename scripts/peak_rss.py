@@ -21,4 +21,6 @@ def peak_rss_mb(pid: int | None = None) -> float:
     except OSError:
         if pid is not None:
             raise  # another process's figure has no stand-in
+    if pid is not None:
+        raise OSError(f"/proc/{pid}/status has no VmHWM")
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: best effort

@@ -9,8 +9,8 @@ a time trigger within TIME_SLACK_MIN, also at a helper's or a timestamp sensor's
 trigger on the same event) and every change of the habit itself (the same action on the same
 entity, anywhere in the automation's actions, nested in choose/if/sequence and in the scripts
 and scenes it runs included; targets resolved as HA resolves them when the action runs, and
-device actions that turn an entity on or off; device triggers on an entity turning on or off). Blueprint automations count too: HA keeps their
-configuration with the inputs filled in.
+device actions that turn an entity on or off; device triggers on an entity turning on or off).
+Blueprint automations count too: HA keeps their configuration with the inputs filled in.
 """
 
 from __future__ import annotations
