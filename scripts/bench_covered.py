@@ -125,7 +125,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         suggestions = patterns(args.patterns)
         reload_s = await timed(reload, args.repeat)
         covering_s = await timed(lambda: async_covering(hass, suggestions), args.repeat)
-        covered = async_covering(hass, suggestions)
+        covered = async_covering(hass, suggestions).by_pattern
         await hass.async_stop()
     return {
         "automations": args.automations,

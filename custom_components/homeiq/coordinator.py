@@ -109,6 +109,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
         self._backup_path = backup.backup_path(hass, entry.entry_id)
         self.save_failed = False
         self.data = HomeIQData()
+        self._clocks: frozenset[str] = frozenset()  # see async_follow_automations
 
     @property
     def options(self) -> dict[str, Any]:
@@ -182,8 +183,8 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
     def async_follow_automations(self) -> None:
         """Leave out suggestions the user's own automations already do (covered.py), worked
         out now or once HA has started (automations may load after HomeIQ), and again whenever
-        automations, scripts or scenes are reloaded: written, edited or deleted in the
-        editor."""
+        automations, scripts or scenes are reloaded (written, edited or deleted in the
+        editor) or a helper or sensor that sets a time trigger's time changes."""
         self.config_entry.async_on_unload(
             self.hass.bus.async_listen(EVENT_AUTOMATION_RELOADED, self._automations_changed)
         )
@@ -202,8 +203,11 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
 
         @callback
         def replaced(data: EventStateChangedData) -> bool:
-            old, new = data["old_state"], data["new_state"]
-            return data["entity_id"].startswith(("script.", "scene.")) and (
+            # Runs for every state change in HA: a prefix test and a set lookup.
+            entity_id, old, new = data["entity_id"], data["old_state"], data["new_state"]
+            if entity_id in self._clocks:  # the wake-up helper set to 06:45, the next alarm
+                return old is None or new is None or old.state != new.state
+            return entity_id.startswith(("script.", "scene.")) and (
                 old is None or new is None or STATE_UNAVAILABLE in (old.state, new.state)
             )
 
@@ -217,10 +221,17 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
 
     @callback
     def _automations_changed(self, _event: Event | HomeAssistant | None = None) -> None:
-        covered = async_covering(self.hass, self.data.patterns)
+        covered = self._look(self.data.patterns)
         if covered != self.data.covered:
             self.data.covered = covered
             self.async_update_listeners()
+
+    @callback
+    def _look(self, patterns: list[dict[str, Any]]) -> dict[str, str]:
+        """Which suggestions the user's automations do; remembers what the answer read."""
+        covering = async_covering(self.hass, patterns)
+        self._clocks = covering.clocks
+        return covering.by_pattern
 
     async def _scheduled(self, _now: datetime) -> None:
         try:
@@ -446,7 +457,7 @@ class HomeIQCoordinator(DataUpdateCoordinator[HomeIQData]):
             duration_s=round(time.monotonic() - started, 3),
             events=stats.events,
         )
-        data.covered = async_covering(self.hass, data.patterns)
+        data.covered = self._look(data.patterns)
         models = data.summary.get("models")  # which models ran, or the fallbacks (honest)
         LOGGER.info(
             "HomeIQ analysed %s state changes of %s entities in %.1f s: %s patterns; models: %s",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from homeassistant.components.automation import DATA_COMPONENT
 from homeassistant.components.homeassistant.scene import DATA_PLATFORM as SCENES
@@ -121,6 +121,7 @@ class _Targets:
     def __init__(self, hass: HomeAssistant) -> None:
         self._hass = hass
         self._entities = er.async_get(hass)
+        self.clocks: set[str] = set()  # helpers and sensors a time trigger's time was read from
         # Script entity id -> its actions as written (the script integration keeps its
         # EntityComponent under its domain).
         scripts = hass.data.get(SCRIPT_DOMAIN)
@@ -183,6 +184,7 @@ class _Targets:
             return None
 
     def _entity_clock(self, entity_id: str, offset: timedelta) -> str | None:
+        self.clocks.add(entity_id)
         if (state := self._hass.states.get(entity_id)) is None:
             return None
         if state.domain == "sensor":
@@ -282,12 +284,19 @@ def _habit_actions(pattern: dict[str, Any]) -> list[tuple[str, str]] | None:
     return found if {e for _, e in found} == wanted else None
 
 
+class Covering(NamedTuple):
+    """What one look at the user's automations found."""
+
+    by_pattern: dict[str, str]  # pattern id -> entity id of the automation that does it
+    clocks: frozenset[str]  # helpers and sensors whose state sets a time trigger's time
+
+
 @callback
-def async_covering(hass: HomeAssistant, patterns: list[dict[str, Any]]) -> dict[str, str]:
-    """Pattern id -> entity id of the user's automation that already does its suggestion."""
+def async_covering(hass: HomeAssistant, patterns: list[dict[str, Any]]) -> Covering:
+    """The suggestions the user's own automations already do, and what that depends on."""
     component = hass.data.get(DATA_COMPONENT)
     if component is None:
-        return {}
+        return Covering({}, frozenset())
     targets = _Targets(hass)
     index = _TriggerIndex()
     automations: list[tuple[str, str | None, object]] = []
@@ -316,4 +325,4 @@ def async_covering(hass: HomeAssistant, patterns: list[dict[str, Any]]) -> dict[
             if unique_id != own and all(_same_action(a, actions[number], e) for a, e in changes):
                 covering[str(pattern["id"])] = entity_id
                 break
-    return covering
+    return Covering(covering, frozenset(targets.clocks))

@@ -367,7 +367,8 @@ async def test_time_triggers_at_an_alarm_sensor_or_with_an_offset_count(
 ) -> None:
     """A time trigger at a timestamp sensor (a phone's next alarm) reads at the sensor's time
     of day, an offset moves it (for a helper too, as HA does); too far from the habit's
-    07:00, a sensor that is not a timestamp, and an offset HA refuses do not cover."""
+    07:00, a sensor that is not a timestamp, and an offset HA refuses do not cover. A new
+    alarm or helper time counts without a reload of automations."""
     assert await async_setup_component(
         hass,
         "input_datetime",
@@ -410,18 +411,34 @@ async def test_time_triggers_at_an_alarm_sensor_or_with_an_offset_count(
     ):
         await _automations(hass, config_dir, [kitchen_at("Alarm", at)])
         assert coordinator.data.covered == {HABIT: covering}, at
-    # The alarm set later moves the automation away from the habit: the next look sees it.
-    hass.states.async_set(
-        "sensor.phone_next_alarm",
-        (alarm + timedelta(hours=3)).isoformat(),
-        {"device_class": "timestamp"},
-    )
+    # Set later, with no reload: the alarm three hours on takes the automation away from the
+    # habit, the helper set to 07:05 brings its own automation to it (once changes settle).
     await _automations(
         hass,
         config_dir,
-        [kitchen_at("Alarm", {"entity_id": "sensor.phone_next_alarm", "offset": -9000})],
+        [
+            kitchen_at("Alarm", {"entity_id": "sensor.phone_next_alarm", "offset": -9000}),
+            kitchen_at("Wake up", "input_datetime.wake_up"),  # 09:15 for now
+        ],
     )
+    assert coordinator.data.covered == {HABIT: "automation.alarm"}
+
+    async def settled() -> None:
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=RELOAD_SETTLE_S + 1))
+        await hass.async_block_till_done()
+
+    later = (alarm + timedelta(hours=3)).isoformat()
+    hass.states.async_set("sensor.phone_next_alarm", later, {"device_class": "timestamp"})
+    await settled()
     assert coordinator.data.covered == {}
+    await hass.services.async_call(
+        "input_datetime",
+        "set_datetime",
+        {"entity_id": "input_datetime.wake_up", "time": "07:05:00"},
+        blocking=True,
+    )
+    await settled()
+    assert coordinator.data.covered == {HABIT: "automation.wake_up"}
 
 
 async def test_scripts_an_automation_runs_count(
