@@ -2,13 +2,14 @@
 
 Usage (runtime venv, via `scripts/bench sidecar`):
     scripts/bench sidecar [--json OUT] [--embed-model P] [--rerank-model P] [--classify-model P]
-                          [--habits N] [--days D]
+                          [--habits N] [--days D] [--idle-unload S]
 
 The real sidecar runs as a subprocess from the torch-free runtime environment, with a fresh data
 dir: the first /v1/analyze loads the models and computes every embedding, pair score and
 classification; the second finds them all in the on-disk text cache. `cache_rerun_speedup` is
 first / second wall time (target >= 20). `sidecar_peak_rss_mb` is the sidecar process's own
-peak RSS (VmHWM) after both runs.
+peak RSS (VmHWM) after both runs; with `--idle-unload S`, `sidecar_rss_after_runs_mb` and
+`sidecar_rss_idle_mb` are its RSS right after the runs and once the idle models unloaded.
 
 Models default to what the offline tests built (.cache/test-models): the real all-MiniLM-L6-v2
 for embed and the tiny random models for rerank and classify; pass full-size converted entries
@@ -47,7 +48,7 @@ RUNTIME_PYTHON = ROOT / ".venv" / "runtime" / "bin" / "python"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from peak_rss import peak_rss_mb  # noqa: E402
+from peak_rss import peak_rss_mb, rss_mb  # noqa: E402
 
 from tests.export.tiny_models import converted_entries  # noqa: E402
 
@@ -185,12 +186,18 @@ def measure_cache_rerun(
     habits: int = 12,
     days: int = 30,
     python: str | os.PathLike[str] | None = None,
+    idle_unload_s: float | None = None,
 ) -> dict[str, Any]:
-    """Run /v1/analyze twice on one home through a fresh sidecar; return timings and speedup."""
+    """Run /v1/analyze twice on one home through a fresh sidecar; return timings and speedup.
+
+    With ``idle_unload_s``, the sidecar unloads idle models after that long, and its resident
+    memory is read right after the runs and again once the models have unloaded."""
     models = dict(models if models is not None else converted_entries())
     rows = synthetic_home(habits, days)
     body = json.dumps({"events": rows, "time_zone": "UTC"}).encode()
-    with start_sidecar(models, python=python) as sidecar:
+    extra = ["--idle-unload", str(idle_unload_s)] if idle_unload_s else []
+    idle: dict[str, float] = {}
+    with start_sidecar(models, *extra, python=python) as sidecar:
         url = f"http://{sidecar.host}:{sidecar.port}/v1/analyze"
         started = time.perf_counter()
         first = _post(url, sidecar.token, body)
@@ -199,6 +206,11 @@ def measure_cache_rerun(
         second = _post(url, sidecar.token, body)
         second_s = time.perf_counter() - started
         peak_mb = round(peak_rss_mb(sidecar.proc.pid), 1)
+        if idle_unload_s:
+            idle["sidecar_rss_after_runs_mb"] = round(rss_mb(sidecar.proc.pid), 1)
+            # The reaper looks every idle/4 s (at most 30 s); then it unloads and trims.
+            time.sleep(idle_unload_s + min(idle_unload_s / 4, 30.0) + 2.0)
+            idle["sidecar_rss_idle_mb"] = round(rss_mb(sidecar.proc.pid), 1)
     if second["patterns"] != first["patterns"]:
         raise RuntimeError("the re-run returned different patterns")
     return {
@@ -213,6 +225,7 @@ def measure_cache_rerun(
         "cache_rerun_speedup": round(first_s / second_s, 1),
         # The whole sidecar after a first analysis: models loaded, every batch shape met.
         "sidecar_peak_rss_mb": peak_mb,
+        **idle,
     }
 
 
@@ -221,10 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--habits", type=int, default=12)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--idle-unload", type=float, help="S: also read the sidecar's RSS once idle models unload"
+    )
     add_model_options(parser)
     args = parser.parse_args(argv)
     models = chosen_models(args)
-    result = measure_cache_rerun(models, habits=args.habits, days=args.days)
+    result = measure_cache_rerun(
+        models, habits=args.habits, days=args.days, idle_unload_s=args.idle_unload
+    )
     result["model_sources"] = models
     emit(result, args.json)
     return 0

@@ -1,4 +1,4 @@
-"""Peak resident memory of this process or a child, as benchmarks report it."""
+"""Resident memory of this process or a child, as benchmarks report it."""
 
 from __future__ import annotations
 
@@ -14,13 +14,21 @@ def peak_rss_mb(pid: int | None = None) -> float:
     child 935 MB the run after). VmHWM belongs to the address space exec created.
     """
     try:
-        with open(f"/proc/{pid or 'self'}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
+        return _status_mb("VmHWM", pid)
     except OSError:
         if pid is not None:
             raise  # another process's figure has no stand-in
-    if pid is not None:
-        raise OSError(f"/proc/{pid}/status has no VmHWM")
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: best effort
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """RSS now (VmRSS) of this process or a running child ``pid``, in MiB."""
+    return _status_mb("VmRSS", pid)
+
+
+def _status_mb(key: str, pid: int | None) -> float:
+    with open(f"/proc/{pid or 'self'}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1]) / 1024  # kB
+    raise OSError(f"/proc/{pid or 'self'}/status has no {key}")

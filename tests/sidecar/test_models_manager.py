@@ -22,6 +22,7 @@ from homeiq_sidecar.models import (
     ModelLoadingError,
     ModelManager,
     ModelUnavailableError,
+    manager as manager_module,
 )
 from homeiq_sidecar.models.irinfo import ir_is_int8
 from homeiq_sidecar.models.runners import _LENGTH_BUCKETS, _bucket
@@ -211,6 +212,35 @@ async def test_idle_models_unload_and_reload(entries: dict[str, str], tmp_path: 
     after = await manager.embed(["the kitchen light"])
     np.testing.assert_allclose(before, after, atol=1e-6)
     await manager.close()
+
+
+async def test_over_the_memory_budget_idle_models_unload(
+    entries: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the budget, models idle for BUDGET_SETTLE_S unload without the idle timer (and
+    come back on the next use); under it they stay."""
+    monkeypatch.setattr(manager_module, "BUDGET_SETTLE_S", 0.2)  # 10 s in production
+
+    async def loaded_after_settling(budget_mb: float) -> list[str]:
+        manager = ModelManager(
+            cache_dir=tmp_path,
+            models=entries,
+            allow_convert=False,
+            idle_unload_s=None,
+            memory_budget_mb=budget_mb,
+        )
+        before = await manager.embed(["the kitchen light"])
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            if not manager.loaded_roles():
+                break
+        loaded = manager.loaded_roles()
+        np.testing.assert_allclose(before, await manager.embed(["the kitchen light"]), atol=1e-6)
+        await manager.close()
+        return loaded
+
+    assert await loaded_after_settling(1.0) == []  # any process holds more than 1 MiB
+    assert await loaded_after_settling(1e9) == ["embed"]
 
 
 def test_request_names_are_checked(tmp_path: Path) -> None:

@@ -35,6 +35,13 @@ def test_environment_and_flag_precedence(tmp_path: Path) -> None:
     assert s.models == {"embed": "org/embedder", "rerank": "org/reranker"}
     assert s.max_queue == 3
     assert s.idle_unload_s is None  # 0 = never unload
+    assert s.memory_budget_mb == 1024.0  # the default
+    budget = parse_settings(
+        ["--data-dir", str(tmp_path), "--token", "t", "--memory-budget", "0"], env={}
+    )
+    assert budget.memory_budget_mb is None  # 0 = no budget
+    env["HOMEIQ_SIDECAR_MEMORY_BUDGET"] = "800"
+    assert parse_settings([], env=env).memory_budget_mb == 800.0
 
 
 def test_token_file_is_read_and_stripped(tmp_path: Path) -> None:

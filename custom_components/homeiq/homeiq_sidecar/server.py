@@ -339,6 +339,7 @@ async def _lifespan(app: web.Application) -> AsyncIterator[None]:
             models=dict(settings.models) or None,
             precision=settings.precision,
             idle_unload_s=settings.idle_unload_s,
+            memory_budget_mb=settings.memory_budget_mb,
             allow_convert=settings.allow_convert,
         )
     try:

@@ -14,6 +14,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8018
 DEFAULT_MAX_QUEUE = 8
 DEFAULT_IDLE_UNLOAD_S = 900.0
+DEFAULT_MEMORY_BUDGET_MB = 1024.0
 ROLE_FLAGS = {"embed": "embed_model", "rerank": "rerank_model", "classify": "classify_model"}
 
 
@@ -35,6 +36,7 @@ class Settings:
     max_queue: int = DEFAULT_MAX_QUEUE
     max_concurrency: int = 1
     idle_unload_s: float | None = DEFAULT_IDLE_UNLOAD_S
+    memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB
     allow_convert: bool = True
     log_level: str = "INFO"
 
@@ -145,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-unload", type=float, help="unload idle models after S seconds, 0 = never"
     )
     parser.add_argument(
+        "--memory-budget",
+        type=float,
+        help="MiB: above it, models idle for 10 s unload too "
+        f"(default {DEFAULT_MEMORY_BUDGET_MB:.0f}, 0 = no budget)",
+    )
+    parser.add_argument(
         "--no-convert", action="store_true", default=None, help="only load already converted models"
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO)")
@@ -174,6 +182,8 @@ def parse_settings(
         max_queue = int(pick("max_queue") or DEFAULT_MAX_QUEUE)
         idle_raw = pick("idle_unload")
         idle = float(idle_raw) if idle_raw is not None else DEFAULT_IDLE_UNLOAD_S
+        budget_raw = pick("memory_budget")
+        budget = float(budget_raw) if budget_raw is not None else DEFAULT_MEMORY_BUDGET_MB
     except ValueError as err:
         raise SettingsError(f"not a number: {err}") from err
     if not 0 <= port <= 65535:
@@ -226,6 +236,7 @@ def parse_settings(
         precision=precision,
         max_queue=max_queue,
         idle_unload_s=idle if idle > 0 else None,
+        memory_budget_mb=budget if budget > 0 else None,
         allow_convert=not no_convert,
         log_level=(pick("log_level") or "INFO").upper(),
     )

@@ -39,6 +39,10 @@ def fingerprint(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:FINGERPRINT_CHARS]
 
 
+# Over the memory budget, a model unused this long unloads. An analysis uses each model in one
+# phase (embed, rerank, classify in turn), so this cannot make one analysis load a model twice.
+BUDGET_SETTLE_S = 10.0
+
 # Hints for Retry-After: a cached IR compiles in seconds, a conversion takes minutes.
 RETRY_AFTER_CACHED_S = 2.0
 RETRY_AFTER_CONVERT_S = 30.0
@@ -74,6 +78,7 @@ class ModelManager:
         models: Mapping[str, str] | None = None,
         precision: str = "int8",
         idle_unload_s: float | None = 900.0,
+        memory_budget_mb: float | None = None,
         allow_convert: bool = True,
         ov_config: Mapping[str, str] | None = None,
     ) -> None:
@@ -86,6 +91,7 @@ class ModelManager:
         self.cache_dir = Path(cache_dir)
         self.precision = precision
         self.idle_unload_s = idle_unload_s
+        self.memory_budget_mb = memory_budget_mb
         self.allow_convert = allow_convert
         self._ov_config = dict(ov_config or {})
         self._slots = {role: _Slot(role, sources[role]) for role in ROLES}
@@ -313,21 +319,40 @@ class ModelManager:
     # -- idle unload ------------------------------------------------------------------
 
     def _start_reaper(self) -> None:
-        if self.idle_unload_s is None or (self._reaper is not None and not self._reaper.done()):
+        limits = (self.idle_unload_s, self.memory_budget_mb)
+        if limits == (None, None) or (self._reaper is not None and not self._reaper.done()):
             return
         self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
 
     async def _reap_forever(self) -> None:
-        assert self.idle_unload_s is not None
-        interval = max(0.05, min(self.idle_unload_s / 4, 30.0))
+        waits = [w for w in (self.idle_unload_s, BUDGET_SETTLE_S) if w is not None]
+        interval = max(0.05, min(min(waits) / 4, 30.0))
         while True:
             await asyncio.sleep(interval)
+            # Over the memory budget, models idle for BUDGET_SETTLE_S unload too: each input
+            # shape a model meets keeps memory in OpenVINO's CPU plugin (the reranker ~4 MiB),
+            # which only unloading gives back; the next use compiles from the cache in ~1 s.
+            over = self.memory_budget_mb is not None and _rss_mb() > self.memory_budget_mb
+            limit = BUDGET_SETTLE_S if over else self.idle_unload_s
             now = time.monotonic()
             for slot in self._slots.values():
                 idle = now - slot.last_used
-                if slot.runner is None or slot.in_use or idle < self.idle_unload_s:
+                if limit is None or slot.runner is None or slot.in_use or idle < limit:
                     continue
                 async with slot.lock:
                     if slot.runner is not None and not slot.in_use:
                         slot.runner = None
-                        _LOGGER.info("Unloaded %s after %.0f s idle", slot.role, idle)
+                        why = "over the memory budget" if over else "idle"
+                        _LOGGER.info("Unloaded %s after %.0f s idle (%s)", slot.role, idle, why)
+
+
+def _rss_mb() -> float:
+    """This process's resident memory in MiB (0 where /proc cannot tell: never over)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
