@@ -50,6 +50,7 @@ from bench_sidecar import (  # noqa: E402
     emit,
     start_sidecar as start_process,
 )
+from peak_rss import rss_mb  # noqa: E402
 
 from homeiq_miner import synth  # noqa: E402
 
@@ -68,10 +69,7 @@ class Sidecar:
 
     def rss_mib(self) -> float:
         """Resident set size of the sidecar process (VmRSS), MiB."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS line")
+        return rss_mb(self.proc.pid)
 
     def request(
         self, method: str, path: str, body: bytes | None = None

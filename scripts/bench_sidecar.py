@@ -208,7 +208,7 @@ def measure_cache_rerun(
         peak_mb = round(peak_rss_mb(sidecar.proc.pid), 1)
         if idle_unload_s:
             idle["sidecar_rss_after_runs_mb"] = round(rss_mb(sidecar.proc.pid), 1)
-            # The reaper looks every idle/4 s (at most 30 s); then it unloads and trims.
+            # The reaper looks every idle/4 s (at most 30 s), then unloads.
             time.sleep(idle_unload_s + min(idle_unload_s / 4, 30.0) + 2.0)
             idle["sidecar_rss_idle_mb"] = round(rss_mb(sidecar.proc.pid), 1)
     if second["patterns"] != first["patterns"]:
