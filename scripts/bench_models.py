@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "custom_components" / "homeiq"), str(ROOT / "scripts")]
 
-from bench_sidecar import emit  # noqa: E402
+from bench_sidecar import emit, ha_names  # noqa: E402
 
 from homeiq_sidecar.models.convert import convert  # noqa: E402
 from homeiq_sidecar.models.irinfo import ir_is_int8  # noqa: E402
@@ -79,11 +79,15 @@ WHEN = [
 ]
 
 
-def descriptions(n: int) -> list[str]:
+def descriptions(n: int, *, named: bool = True) -> list[str]:
     """Pattern descriptions, deterministic: every other one is what the miner writes for a
-    synthetic home (as the enrichment sends it, counts stripped), the rest plain English;
-    median ~19 tokens, up to ~35 (measured and reported in `inputs.token_lengths`)."""
-    mined = _mined(n - n // 2)
+    synthetic home (as the enrichment sends it, counts stripped), the rest plain English.
+
+    `named`: the home's entities are named as the integration names them (HA's `State.name`,
+    see `bench_sidecar.ha_names`), as every analysis from Home Assistant is; without, the texts
+    keep raw entity ids (an entity HA no longer has, or a recorded home analysed without names),
+    which take ~1.5x the reranker's tokens. Token lengths are reported in `inputs`."""
+    mined = _mined(n - n // 2, named=named)
     out = []
     for i in range(n):
         if i % 2 == 0 and i // 2 < len(mined):
@@ -98,7 +102,7 @@ def descriptions(n: int) -> list[str]:
     return out
 
 
-def _mined(n: int) -> list[str]:
+def _mined(n: int, *, named: bool) -> list[str]:
     from homeiq_miner.miner import mine
     from homeiq_miner.synth import make_home
     from homeiq_sidecar.enrich import pattern_text
@@ -108,7 +112,9 @@ def _mined(n: int) -> list[str]:
         if len(found) >= n:
             break
         home = make_home(seed, days=30, rooms=6)
-        for pattern in mine(home.events(), time_zone=home.time_zone).patterns:
+        events = list(home.events())
+        names = ha_names({e.entity_id for e in events}) if named else None
+        for pattern in mine(iter(events), time_zone=home.time_zone, names=names).patterns:
             found.setdefault(pattern_text(pattern))
     return list(found)[:n]
 
@@ -177,7 +183,9 @@ def timed(fn: Any, repeat: int) -> float:
     return statistics.median(runs)
 
 
-def torch_baseline(sources: dict[str, str], texts: list[str]) -> dict[str, float]:
+def torch_baseline(
+    sources: dict[str, str], texts: list[str], id_texts: list[str]
+) -> dict[str, float]:
     from sentence_transformers import SentenceTransformer
     import torch
     import transformers
@@ -240,6 +248,9 @@ def torch_baseline(sources: dict[str, str], texts: list[str]) -> dict[str, float
         "rerank_pair_tokens": _spread(
             [len(tok(texts[0], d, truncation=True)["input_ids"]) for d in docs]
         ),
+        "rerank_pair_tokens_entity_id_texts": _spread(
+            [len(tok(id_texts[0], d, truncation=True)["input_ids"]) for d in id_texts[:100]]
+        ),
         "classify_prompt_tokens": len(t5tok(prompt)["input_ids"]),
     }
     return {
@@ -269,6 +280,7 @@ from homeiq_sidecar.models import ModelManager
 from peak_rss import peak_rss_mb
 
 entries, texts, cache = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+id_texts = json.loads(sys.argv[4])
 
 async def main():
     manager = ModelManager(cache_dir=Path(cache), models=entries, allow_convert=False)
@@ -300,12 +312,15 @@ async def main():
         cpu_s[name] = statistics.median(cpus)
         return statistics.median(runs)
     rerank_s = await median("rerank_100", lambda: manager.rerank(texts[0], texts[:100]), 5)
+    rerank_ids_s = await median(
+        "rerank_100_entity_id_texts", lambda: manager.rerank(id_texts[0], id_texts[:100]), 5)
     classify_s = await median("classify", lambda: manager.classify([texts[1]]), 9)
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers", "optimum"))
     await manager.close()
     print(json.dumps({"load_from_cache_s": load_s, "embed_1000_s": embed_s,
         "embed_1000_first_call_s": embed_first_s,
-        "rerank_100_ms": rerank_s * 1000, "classify_ms": classify_s * 1000,
+        "rerank_100_ms": rerank_s * 1000, "rerank_100_entity_id_texts_ms": rerank_ids_s * 1000,
+        "classify_ms": classify_s * 1000,
         "peak_rss_mb": peak_rss_mb(),
         "cpu_s": {"embed_1000": embed_cpu_s, **cpu_s},
         "heavy_modules": heavy}))
@@ -314,11 +329,14 @@ asyncio.run(main())
 """
 
 
-def openvino_int8(entries: dict[str, str], texts: list[str], scratch: Path) -> dict[str, Any]:
+def openvino_int8(
+    entries: dict[str, str], texts: list[str], id_texts: list[str], scratch: Path
+) -> dict[str, Any]:
     path = os.pathsep.join([str(ROOT / "custom_components" / "homeiq"), str(ROOT / "scripts")])
     env = dict(os.environ, PYTHONPATH=path)
     out = subprocess.run(
-        [str(RUNTIME_PYTHON), "-c", _RUNTIME_SCRIPT, json.dumps(entries), json.dumps(texts), str(scratch)],
+        [str(RUNTIME_PYTHON), "-c", _RUNTIME_SCRIPT, json.dumps(entries), json.dumps(texts),
+         str(scratch), json.dumps(id_texts)],
         env=env, capture_output=True, text=True, check=True, timeout=900,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -339,8 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     built = build(args.work)
     sources, entries = built["sources"], built["entries"]  # type: ignore[index]
     texts = descriptions(1000)
-    ov = openvino_int8(entries, texts, args.work / "scratch")
-    pt = torch_baseline(sources, texts)
+    id_texts = descriptions(100, named=False)
+    ov = openvino_int8(entries, texts, id_texts, args.work / "scratch")
+    pt = torch_baseline(sources, texts, id_texts)
     model_xmls = [
         Path(entry) / name
         for entry in entries.values()
@@ -352,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("embed_1000_s", "rerank_100_ms", "classify_ms")
     }
     result["embed_1000_first_call_s"] = round(ov["embed_1000_first_call_s"], 3)
+    # The same 100 pairs with raw entity ids in the mined texts (see `descriptions`).
+    result["rerank_100_entity_id_texts_ms"] = round(ov["rerank_100_entity_id_texts_ms"], 3)
     result["rerank_speedup"] = round(pt["rerank_100_ms"] / ov["rerank_100_ms"], 2)
     result["load_from_cache_s"] = round(ov["load_from_cache_s"], 2)
     result["peak_rss_mb"] = round(ov["peak_rss_mb"], 1)
@@ -378,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     result["inputs"] = {
         "descriptions": len(texts),
         "examples": texts[:2],
+        "entity_id_text_example": id_texts[0],
         "token_lengths": pt["token_lengths"],
         "sources": sources,
     }

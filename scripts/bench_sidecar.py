@@ -24,7 +24,7 @@ the first run grows with patterns x min(patterns - 1, 100).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,6 +51,13 @@ if str(ROOT) not in sys.path:
 from peak_rss import peak_rss_mb, rss_mb  # noqa: E402
 
 from tests.export.tiny_models import converted_entries  # noqa: E402
+
+
+def ha_names(entity_ids: Iterable[str]) -> dict[str, str]:
+    """The names the integration sends with a home's events (history.py sends each entity's
+    `State.name`); these entities have no friendly name, so HA's own fallback: the object id
+    with spaces for underscores."""
+    return {e: e.partition(".")[2].replace("_", " ") for e in entity_ids}
 
 
 def synthetic_home(habits: int = 60, days: int = 30, seed: int = 11) -> list[list[Any]]:
@@ -194,7 +201,8 @@ def measure_cache_rerun(
     memory is read right after the runs and again once the models have unloaded."""
     models = dict(models if models is not None else converted_entries())
     rows = synthetic_home(habits, days)
-    body = json.dumps({"events": rows, "time_zone": "UTC"}).encode()
+    names = ha_names({row[1] for row in rows})
+    body = json.dumps({"events": rows, "time_zone": "UTC", "names": names}).encode()
     extra = ["--idle-unload", str(idle_unload_s)] if idle_unload_s else []
     idle: dict[str, float] = {}
     with start_sidecar(models, *extra, python=python) as sidecar:

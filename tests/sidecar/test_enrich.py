@@ -61,6 +61,14 @@ def test_pattern_text_drops_daily_counts() -> None:
     assert pattern_text(HABITS[0]) == "light.kitchen turns on around 06:45 on weekdays."
     assert pattern_text({"id": "x", "description": "no counts here"}) == "no counts here"
     assert pattern_text({"id": "only-id"}) == "only-id"
+    # Counts before a "together" clause go too; a friendly name's own brackets stay.
+    together = (
+        "Desk lamp (left) turns on right after Desk turns on (13 times on 8 days); at the same"
+        " moment Shelf (1) turns on."
+    )
+    assert pattern_text({"id": "t", "description": together}) == (
+        "Desk lamp (left) turns on right after Desk turns on; at the same moment Shelf (1) turns on."
+    )
 
 
 async def test_real_minilm_ranks_near_duplicate_first(tmp_path: Path) -> None:

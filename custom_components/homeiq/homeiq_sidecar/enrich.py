@@ -106,16 +106,16 @@ def model_label(backend: ModelBackend, role: str) -> str:
     return f"{info.get('source', role)} ({info.get('precision', '?')})"
 
 
-# The miner ends descriptions with counts ("(seen on 21 days).") that change every day; the
-# models see the habit without them, so tomorrow's run finds today's results in the cache.
-_TRAILING_COUNTS = re.compile(r"\s*\([^()]*\)\s*\.?\s*$")
+# The miner's descriptions carry counts ("(seen on 21 days)", "(13 times on 8 days)") that change
+# every day; the models see the habit without them, so tomorrow's run finds today's results in
+# the cache. Only the miner's own count phrases go: a friendly name may hold brackets too, and a
+# "together" clause may follow the counts ("...(13 times on 8 days); at the same moment ...").
+_COUNTS = re.compile(r"\s*\((?:seen on \d+ days?|\d+ times? on \d+ days?)\)")
 
 
 def pattern_text(pattern: Mapping[str, Any]) -> str:
     """The text that represents a pattern to the models: its description minus the counts."""
-    text = str(pattern.get("description") or pattern.get("id") or "")
-    stripped = _TRAILING_COUNTS.sub("", text)
-    return f"{stripped}." if stripped and stripped != text else text
+    return _COUNTS.sub("", str(pattern.get("description") or pattern.get("id") or ""))
 
 
 def pattern_entities(pattern: Mapping[str, Any]) -> list[str]:
