@@ -48,6 +48,7 @@ from bench_sidecar import (  # noqa: E402
     add_model_options,
     chosen_models,
     emit,
+    ha_names,
     start_sidecar as start_process,
 )
 from peak_rss import rss_mb  # noqa: E402
@@ -103,7 +104,12 @@ def home_rows(seed: int, *, days: int = 28, rooms: int = 1) -> tuple[list[list[A
 
 def analyze_body(seed: int, *, days: int = 28, rooms: int = 1) -> bytes:
     rows, contexts = home_rows(seed, days=days, rooms=rooms)
-    body = {"events": rows, "automation_context_ids": contexts, "time_zone": "UTC"}
+    body = {
+        "events": rows,
+        "automation_context_ids": contexts,
+        "time_zone": "UTC",
+        "names": ha_names({row[1] for row in rows}),  # as the integration sends them
+    }
     return json.dumps(body).encode()
 
 
