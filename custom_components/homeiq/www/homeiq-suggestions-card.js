@@ -1,7 +1,7 @@
 // HomeIQ suggestions card: each new suggestion with its description, confidence, category and
 // automation YAML, and Accept / Dismiss buttons, and which models the last analysis used. Plain
 // custom element: no build step, served by the integration itself.
-const CARD_VERSION = "0.4.1";
+const CARD_VERSION = "0.4.2";
 const CARD_TAG = "homeiq-suggestions-card";
 // HomeIQ's sensors are found by their translation keys in HA's entity registry, as their ids
 // differ: HA makes ids from the names in the home's language (German: sensor.homeiq_neue_...),
@@ -622,8 +622,13 @@ class HomeIQSuggestionsCard extends HTMLElement {
 }
 
 // Guarded: the card can be loaded twice (our extra-module URL and a manually added resource).
-if (!customElements.get(CARD_TAG)) {
-  customElements.define(CARD_TAG, HomeIQSuggestionsCard);
+function defineCard(registry) {
+  if (registry.get(CARD_TAG)) return false;
+  registry.define(CARD_TAG, HomeIQSuggestionsCard);
+  return true;
+}
+
+if (defineCard(window.customElements)) {
   window.customCards = window.customCards || [];
   window.customCards.push({
     type: CARD_TAG,
@@ -631,4 +636,26 @@ if (!customElements.get(CARD_TAG)) {
     description: "New automation suggestions with accept and dismiss.",
   });
   console.info(`HOMEIQ-SUGGESTIONS-CARD ${CARD_VERSION}`);
+}
+
+// HA's app bundle replaces window.customElements with a scoped-registry polyfill, and HA imports
+// this module beside that bundle, not after it. On a cold load the module can run first: the
+// card then lives only in the native registry HA drops, and every dashboard shows "Custom element
+// doesn't exist" until a reload (home-assistant/frontend#53890). So, when the polyfill is not in
+// place yet, watch for the swap and define the card in HA's registry too (the polyfill then
+// builds the element with the native definition made above). Frontends without the polyfill
+// never swap: the watch ends after a minute.
+if (!window.CustomElementRegistryPolyfill) {
+  const atLoad = window.customElements;
+  const started = Date.now();
+  const watch = window.setInterval(() => {
+    if (window.customElements !== atLoad) {
+      window.clearInterval(watch);
+      if (defineCard(window.customElements)) {
+        console.info(`HOMEIQ-SUGGESTIONS-CARD ${CARD_VERSION}: defined in Home Assistant's registry`);
+      }
+    } else if (Date.now() - started > 60000) {
+      window.clearInterval(watch);
+    }
+  }, 50);
 }
