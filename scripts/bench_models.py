@@ -105,7 +105,7 @@ def descriptions(n: int, *, named: bool = True) -> list[str]:
 def _mined(n: int, *, named: bool) -> list[str]:
     from homeiq_miner.miner import mine
     from homeiq_miner.synth import make_home
-    from homeiq_sidecar.enrich import pattern_text
+    from homeiq_sidecar.pattern_text import pattern_text
 
     found: dict[str, None] = {}
     for seed in range(40):  # ~55 habits per 6-room home: 500 take ~9 homes

@@ -2,7 +2,7 @@
 
 Usage (runtime venv, via `scripts/bench sidecar`):
     scripts/bench sidecar [--json OUT] [--embed-model P] [--rerank-model P] [--classify-model P]
-                          [--habits N] [--days D] [--idle-unload S]
+                          [--habits N] [--days D] [--idle-unload S] [--daily N]
 
 The real sidecar runs as a subprocess from the torch-free runtime environment, with a fresh data
 dir: the first /v1/analyze loads the models and computes every embedding, pair score and
@@ -10,6 +10,8 @@ classification; the second finds them all in the on-disk text cache. `cache_reru
 first / second wall time (target >= 20). `sidecar_peak_rss_mb` is the sidecar process's own
 peak RSS (VmHWM) after both runs; with `--idle-unload S`, `sidecar_rss_after_runs_mb` and
 `sidecar_rss_idle_mb` are its RSS right after the runs and once the idle models unloaded.
+`--daily N` measures a daily analysis instead: a home's last 30 days, the window moved on by a
+day N times, through one sidecar; each day's model work (`*_computed`) beside the first run's.
 
 Models default to what the offline tests built (.cache/test-models): the real all-MiniLM-L6-v2
 for embed and the tiny random models for rerank and classify; pass full-size converted entries
@@ -35,6 +37,7 @@ import random
 import secrets
 import select
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -237,6 +240,48 @@ def measure_cache_rerun(
     }
 
 
+def measure_daily(
+    models: Mapping[str, str] | None = None, *, days: int = 5, window_days: int = 30
+) -> dict[str, Any]:
+    """A daily analysis: a synthetic home's last `window_days` days, the window moved on by a
+    day `days` times, all through one sidecar. Reports the model work of each day beside the
+    first run's (the baseline): what the text cache saves when the home barely changes."""
+    from homeiq_miner import synth
+
+    models = dict(models if models is not None else converted_entries())
+    home = synth.make_home(3, days=window_days + days, rooms=3, time_zone="UTC")
+    rows = [list(event) for event in home.events()]
+    start = min(row[0] for row in rows)
+    names = ha_names({row[1] for row in rows})
+    runs = []
+    with start_sidecar(models) as sidecar:
+        url = f"http://{sidecar.host}:{sidecar.port}/v1/analyze"
+        for day in range(days + 1):
+            low, high = start + day * 86400, start + (day + window_days) * 86400
+            body = {
+                "events": [row for row in rows if low <= row[0] < high],
+                "automation_context_ids": sorted(home.automation_context_ids),
+                "time_zone": "UTC",
+                "names": names,
+            }
+            started = time.perf_counter()
+            out = _post(url, sidecar.token, json.dumps(body).encode())
+            cache = out["summary"]["cache"]
+            runs.append({
+                "day": day,
+                "patterns": out["summary"]["patterns"],
+                "seconds": round(time.perf_counter() - started, 3),
+                **{f"{role}_computed": cache[role]["computed"] for role in cache},
+            })  # fmt: skip
+    first, later = runs[0], runs[1:]
+    share = {
+        role: round(statistics.median(r[f"{role}_computed"] for r in later) / first[f"{role}_computed"], 3)
+        for role in ("embed", "rerank", "classify")
+        if first.get(f"{role}_computed")
+    }  # fmt: skip
+    return {"daily_runs": runs, "daily_computed_share_median": share}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="write the figures here too")
@@ -245,9 +290,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--idle-unload", type=float, help="S: also read the sidecar's RSS once idle models unload"
     )
+    parser.add_argument(
+        "--daily", type=int, metavar="N", help="instead: N daily re-runs, the window moved a day"
+    )
     add_model_options(parser)
     args = parser.parse_args(argv)
     models = chosen_models(args)
+    if args.daily:
+        daily = measure_daily(models, days=args.daily)
+        emit({**daily, "model_sources": models}, args.json)
+        return 0
     result = measure_cache_rerun(
         models, habits=args.habits, days=args.days, idle_unload_s=args.idle_unload
     )

@@ -19,10 +19,10 @@ from homeiq_sidecar.enrich import (
     classify_cached,
     enrich_patterns,
     model_key,
-    pattern_text,
 )
 from homeiq_sidecar.models import ClassifyResult, ModelManager, ModelUnavailableError
 from homeiq_sidecar.models.store import MANIFEST, read_manifest, write_manifest
+from homeiq_sidecar.pattern_text import pattern_text
 from tests.sidecar.server_fixtures import real_minilm_source, tiny_model_sources
 
 CATEGORIES = ("energy", "comfort", "security", "convenience", "maintenance")
@@ -54,20 +54,6 @@ def manager(tmp_path: Path, models: dict[str, str]) -> ModelManager:
     # Roles not given point at a source that is not cached; conversion is off: unavailable.
     return ModelManager(
         cache_dir=tmp_path / "models", models=models, allow_convert=False, idle_unload_s=None
-    )
-
-
-def test_pattern_text_drops_daily_counts() -> None:
-    assert pattern_text(HABITS[0]) == "light.kitchen turns on around 06:45 on weekdays."
-    assert pattern_text({"id": "x", "description": "no counts here"}) == "no counts here"
-    assert pattern_text({"id": "only-id"}) == "only-id"
-    # Counts before a "together" clause go too; a friendly name's own brackets stay.
-    together = (
-        "Desk lamp (left) turns on right after Desk turns on (13 times on 8 days); at the same"
-        " moment Shelf (1) turns on."
-    )
-    assert pattern_text({"id": "t", "description": together}) == (
-        "Desk lamp (left) turns on right after Desk turns on; at the same moment Shelf (1) turns on."
     )
 
 

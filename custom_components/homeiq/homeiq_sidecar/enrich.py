@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 import json
 import logging
-import re
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy.typing as npt
 from .cache import TextCache
 from .domain_rules import category_from_entities, priority_for_category
 from .models import ClassifyResult, ModelError
+from .pattern_text import pattern_text
 from .similarity import top_k_by_cosine
 
 _LOGGER = logging.getLogger(__name__)
@@ -104,18 +104,6 @@ def model_label(backend: ModelBackend, role: str) -> str:
     """Human-readable 'source (precision)' for the summary."""
     info = backend.status().get(role, {})
     return f"{info.get('source', role)} ({info.get('precision', '?')})"
-
-
-# The miner's descriptions carry counts ("(seen on 21 days)", "(13 times on 8 days)") that change
-# every day; the models see the habit without them, so tomorrow's run finds today's results in
-# the cache. Only the miner's own count phrases go: a friendly name may hold brackets too, and a
-# "together" clause may follow the counts ("...(13 times on 8 days); at the same moment ...").
-_COUNTS = re.compile(r"\s*\((?:seen on \d+ days?|\d+ times? on \d+ days?)\)")
-
-
-def pattern_text(pattern: Mapping[str, Any]) -> str:
-    """The text that represents a pattern to the models: its description minus the counts."""
-    return _COUNTS.sub("", str(pattern.get("description") or pattern.get("id") or ""))
 
 
 def pattern_entities(pattern: Mapping[str, Any]) -> list[str]:
