@@ -329,6 +329,8 @@ class ModelManager:
         interval = max(0.05, min(min(waits) / 4, 30.0))
         while True:
             await asyncio.sleep(interval)
+            if all(slot.runner is None for slot in self._slots.values()):
+                continue  # nothing to unload: not even a look at /proc
             # Over the memory budget, models idle for BUDGET_SETTLE_S unload too: each input
             # shape a model meets keeps memory in OpenVINO's CPU plugin (the reranker ~4 MiB),
             # which only unloading gives back; the next use compiles from the cache in ~1 s.
