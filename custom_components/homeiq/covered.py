@@ -4,9 +4,11 @@ The miner marks a habit `automated` when the recorder shows an automation made i
 An automation the user wrote after the history began, or one that has not had its trigger in
 the window, leaves no such trace: here each suggestion is compared with HA's automation
 entities (their configuration as written), and one that an automation already does is not
-suggested. Compared are the trigger (same kind; a state trigger on the same entity and state,
-a time trigger within TIME_SLACK_MIN, also at a helper's or a timestamp sensor's time, a sun
-trigger on the same event) and every change of the habit itself (the same action on the same
+suggested. Compared are the trigger (a state trigger on the same entity and state; a time
+trigger within TIME_SLACK_MIN, also at a helper's or a timestamp sensor's time; a sun trigger on
+the same event; and across the two, a sun trigger whose time with its offset, on the day the
+habit was measured, is within TIME_SLACK_MIN of a clock habit, or a time trigger as close to a
+sun habit) and every change of the habit itself (the same action on the same
 entity, anywhere in the automation's actions, nested in choose/if/sequence and in the scripts
 and scenes it runs included; targets resolved as HA resolves them when the action runs, and
 device actions that turn an entity on or off; device triggers on an entity turning on or off).
@@ -44,7 +46,7 @@ except ImportError:  # HA before 2025.8
     _target = None  # type: ignore[assignment,unused-ignore]
 
 from .automations import automation_id
-from .data import day_gap, minute_of_day
+from .data import day_gap, minute_of_day, sun_time
 
 TIME_SLACK_MIN = 60  # a time trigger this close to the habit's time serves the same habit
 TARGET_KEYS = (ATTR_ENTITY_ID, ATTR_DEVICE_ID, ATTR_AREA_ID, ATTR_FLOOR_ID, ATTR_LABEL_ID)
@@ -78,6 +80,7 @@ class _TriggerIndex:
         self._state: defaultdict[str, list[tuple[list[str] | None, int]]] = defaultdict(list)
         self._time: list[tuple[int, int]] = []
         self._sun: defaultdict[str, list[int]] = defaultdict(list)
+        self._sun_offsets: list[tuple[str, float, int]] = []  # (event, minutes, automation)
 
     def add(self, trigger: dict[str, Any], automation: int) -> None:
         kind = _kind(trigger)
@@ -92,12 +95,16 @@ class _TriggerIndex:
                     self._time.append((minute, automation))
         elif kind == "sun" and isinstance(event := trigger.get("event"), str):
             self._sun[event].append(automation)
+            if (offset := _offset_min(trigger.get("offset", 0))) is not None:
+                self._sun_offsets.append((event, offset, automation))
 
-    def matching(self, ours: dict[str, Any]) -> list[int]:
+    def matching(self, ours: dict[str, Any], sun_minutes: object = None) -> list[int]:
         """The automations (by number, in order) with a trigger that serves `ours`: a state
         trigger on the entity, to the same state or to any (any change of the entity serves
         a habit on one state of it, not the other way round); a time within TIME_SLACK_MIN;
-        a sun trigger on the same event."""
+        a sun trigger on the same event. `sun_minutes` (the sun's times on the day the habit
+        was measured) puts sun triggers and sun habits on the clock, to compare with the other
+        kind: in December "16:20" and "15 min after sunset" are the same routine."""
         kind, found = _kind(ours), set()
         if kind == "state":
             wanted = ours.get("to")
@@ -108,9 +115,33 @@ class _TriggerIndex:
             }
         elif kind == "time" and (want := minute_of_day(ours.get("at"))) is not None:
             found = {a for minute, a in self._time if day_gap(minute, want) <= TIME_SLACK_MIN}
+            found |= {
+                a
+                for event, offset, a in self._sun_offsets
+                if (at := _by_the_sun(sun_minutes, event, offset)) is not None
+                and day_gap(at, want) <= TIME_SLACK_MIN
+            }
         elif kind == "sun":
-            found = set(self._sun.get(str(ours.get("event")), ()))
+            event = str(ours.get("event"))
+            found = set(self._sun.get(event, ()))
+            offset = _offset_min(ours.get("offset", 0))
+            if offset is not None and (at := _by_the_sun(sun_minutes, event, offset)) is not None:
+                found |= {a for minute, a in self._time if day_gap(minute, at) <= TIME_SLACK_MIN}
         return sorted(found)
+
+
+def _offset_min(raw: object) -> float | None:
+    """A sun trigger's offset in minutes, as HA reads it; None for one HA would refuse."""
+    try:
+        return float(cv.time_period(raw).total_seconds()) / 60
+    except (vol.Invalid, OverflowError):
+        return None
+
+
+def _by_the_sun(sun_minutes: object, event: str, offset: float) -> float | None:
+    """Minutes after midnight of `event` plus `offset` by the sun's times in `sun_minutes`."""
+    at = sun_time(sun_minutes, event)
+    return None if at is None else (at + offset) % 1440
 
 
 class _Targets:
@@ -318,7 +349,7 @@ def async_covering(hass: HomeAssistant, patterns: list[dict[str, Any]]) -> Cover
         if not isinstance(ours, dict) or changes is None:
             continue
         own = automation_id(str(pattern["id"]))  # accepting it made this one: not "covered"
-        for number in index.matching(ours):
+        for number in index.matching(ours, pattern.get("sun_minutes")):
             entity_id, unique_id, written = automations[number]
             if number not in actions:
                 actions[number] = set(_actions(written, targets))

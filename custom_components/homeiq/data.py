@@ -84,11 +84,18 @@ def _sun_offset(sun: object) -> tuple[str, float] | None:
     return str(sun["event"]), float(offset)
 
 
+def sun_time(sun_minutes: object, event: str) -> float | None:
+    """The sun event's minutes after midnight in a habit's `sun_minutes`, or None."""
+    at = sun_minutes.get(event) if isinstance(sun_minutes, dict) else None
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return None
+    return float(at)
+
+
 def _from_sun(clock: object, sun_minutes: object, event: str) -> float | None:
     """A clock habit's minutes from the sun event, by the event's time on its analysis day."""
-    minute = minute_of_day(clock)
-    at = sun_minutes.get(event) if isinstance(sun_minutes, dict) else None
-    if minute is None or not isinstance(at, int | float) or isinstance(at, bool):
+    minute, at = minute_of_day(clock), sun_time(sun_minutes, event)
+    if minute is None or at is None:
         return None
     return (minute - at + 720) % 1440 - 720
 

@@ -441,6 +441,47 @@ async def test_time_triggers_at_an_alarm_sensor_or_with_an_offset_count(
     assert coordinator.data.covered == {HABIT: "automation.wake_up"}
 
 
+async def test_sun_and_clock_triggers_cover_each_other(
+    hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
+) -> None:
+    """A sunrise automation serves a 07:00 habit measured when the sun rose at 06:40 (its
+    offset counts); one at sunset does not. The other way round, a habit found by the sun
+    (20 min after sunrise) is served by a time trigger at 07:10, not by one at 09:00. Each
+    by the sun's times on the day the habit was measured (`sun_minutes`)."""
+    coordinator = loaded_with_results.runtime_data.coordinator
+    habit = next(p for p in coordinator.data.patterns if p["id"] == HABIT)
+    habit["sun_minutes"] = {"sunrise": 6 * 60 + 40, "sunset": 16 * 60 + 45}
+
+    def kitchen_on(name: str, trigger: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": name.lower().replace(" ", "_"),
+            "alias": name,
+            "triggers": [trigger],
+            "actions": [{"action": "light.turn_on", "target": {"entity_id": "light.kitchen"}}],
+        }
+
+    sunset = kitchen_on("Sunset", {"trigger": "sun", "event": "sunset"})
+    for trigger, covering in (
+        ({"trigger": "sun", "event": "sunrise"}, "automation.sunrise"),  # 06:40: 20 min off
+        ({"platform": "sun", "event": "sunrise", "offset": "00:15:00"}, "automation.sunrise"),
+        ({"trigger": "sun", "event": "sunrise", "offset": {"minutes": -90}}, None),  # 05:10
+        ({"trigger": "sun", "event": "sunrise", "offset": "soon"}, None),  # HA refuses it
+    ):
+        await _automations(hass, config_dir, [sunset, kitchen_on("Sunrise", trigger)])
+        assert coordinator.data.covered == ({HABIT: covering} if covering else {}), trigger
+
+    habit["sun"] = {"event": "sunrise", "offset_min": 20}
+    habit["suggestion"]["triggers"] = [{"trigger": "sun", "event": "sunrise", "offset": "00:20:00"}]
+    for at, covering in (("07:10:00", "automation.clock"), ("09:00:00", None)):
+        clock = kitchen_on("Clock", {"trigger": "time", "at": at})
+        await _automations(hass, config_dir, [sunset, clock])
+        assert coordinator.data.covered == ({HABIT: covering} if covering else {}), at
+    # Without the sun's times of its day, a habit is compared with its own kind only.
+    del habit["sun_minutes"]
+    await _automations(hass, config_dir, [kitchen_on("Clock", {"trigger": "time", "at": "07:10"})])
+    assert coordinator.data.covered == {}
+
+
 async def test_scripts_an_automation_runs_count(
     hass: HomeAssistant, loaded_with_results: MockConfigEntry, config_dir: Path
 ) -> None:

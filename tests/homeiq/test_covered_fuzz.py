@@ -18,7 +18,13 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.homeiq.covered import _actions, _Targets, _TriggerIndex, _triggers
+from custom_components.homeiq.covered import (
+    _actions,
+    _offset_min,
+    _Targets,
+    _TriggerIndex,
+    _triggers,
+)
 
 from .test_services_fuzz import SCALARS, draw_cases, hypothesis
 
@@ -35,7 +41,8 @@ VALUE = st.recursive(
     st.one_of(REAL, SCALARS), lambda inner: st.lists(inner, max_size=3), max_leaves=6
 )
 TRIGGER_KEYS = ("entity_id", "to", "at", "event", "type", "device_id", "domain")
-# A time trigger's entity with an offset: any value, a duration's parts out of range too.
+# A time trigger's entity or a sun trigger with an offset: any value, a duration's parts out
+# of range too.
 OFFSET = VALUE | st.dictionaries(
     st.sampled_from(["days", "hours", "minutes", "seconds"]), st.floats() | st.integers()
 )
@@ -47,14 +54,15 @@ NEAR = st.builds(
     lambda base, drawn, at: {**base, **drawn, **at},
     st.sampled_from(
         [{"trigger": "state", "entity_id": "binary_sensor.front_door", "to": "on"},
-         {"trigger": "time", "at": "07:00:00"}]
+         {"trigger": "time", "at": "07:00:00"},
+         {"trigger": "sun", "event": "sunrise", "offset": "00:20:00"}]
     ),
     st.dictionaries(st.sampled_from(TRIGGER_KEYS), VALUE, max_size=2),
     st.dictionaries(st.just("at"), AT, max_size=1),
 )  # fmt: skip
 TRIGGER = NEAR | st.fixed_dictionaries(
     {"trigger": st.one_of(st.sampled_from(["state", "time", "sun", "device"]), VALUE)},
-    optional={**dict.fromkeys(TRIGGER_KEYS, VALUE), "at": AT},
+    optional={**dict.fromkeys(TRIGGER_KEYS, VALUE), "at": AT, "offset": OFFSET},
 )
 CALL_KEYS = ("entity_id", "device_id", "area_id", "floor_id", "label_id", "type", "domain")
 CALL = st.fixed_dictionaries(
@@ -92,6 +100,7 @@ async def test_any_automation_config_is_read_safely(
     huge = [{"entity_id": "sensor.alarm", "offset": {"days": 1e300}},
             {"entity_id": "sensor.alarm", "offset": {"days": 999_999_999}}]  # fmt: skip
     assert targets.time_of({"trigger": "time", "at": huge})["at"] == []
+    assert _offset_min({"days": 1e300}) is None  # a sun trigger's offset: the same guard
     read = 0
     for number, case in enumerate(cases):
         for trigger in _triggers(case):
@@ -102,8 +111,9 @@ async def test_any_automation_config_is_read_safely(
             read += 1
     assert read >= CASES // 10  # drawn actions did reach the reading of targets
     matched = 0
+    sun = {"sunrise": 6 * 60 + 40, "sunset": 16 * 60 + 45}  # sun and clock compared too
     for pattern in loaded_with_results.runtime_data.coordinator.data.patterns:
-        for number in index.matching(pattern["suggestion"]["triggers"][0]):
+        for number in index.matching(pattern["suggestion"]["triggers"][0], sun):
             assert 0 <= number < CASES
             matched += 1
     assert matched  # some drawn triggers are the suggestions' (the door, 07:00)
