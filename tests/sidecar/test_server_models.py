@@ -195,3 +195,28 @@ async def test_broken_classifier_falls_back_honestly(
     assert all("category_confidence" not in p for p in body["patterns"])
     models = (await (await client.get("/v1/models", headers=AUTH)).json())["models"]
     assert models["classify"]["error"]
+
+
+async def test_over_the_memory_budget_an_analysis_gives_its_models_back(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Analyses back to back leave no model idle long enough for the budget's idle check, so
+    the end of an analysis unloads the models while the process is over the budget (any
+    process is over 1 MiB); under it, they stay loaded for the next request."""
+    body = {"events": planted_home(), "time_zone": TIME_ZONE}
+    loaded: dict[float, set[str]] = {}
+    for budget in (1.0, 1e9):
+        settings = Settings(
+            data_dir=tmp_path / f"data-{budget}",
+            token=TOKEN,
+            models=tiny_model_sources(),
+            allow_convert=False,
+            idle_unload_s=None,
+            memory_budget_mb=budget,
+        )
+        client = await aiohttp_client(create_app(settings))
+        resp = await client.post("/v1/analyze", json=body, headers=AUTH)
+        assert resp.status == 200, await resp.text()
+        assert set((await resp.json())["summary"]["cache"]) == {"embed", "rerank", "classify"}
+        loaded[budget] = set((await (await client.get("/health")).json())["models_loaded"])
+    assert loaded == {1.0: set(), 1e9: {"embed", "rerank", "classify"}}

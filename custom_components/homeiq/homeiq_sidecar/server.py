@@ -50,6 +50,8 @@ class ServerBackend(ModelBackend, Protocol):
 
     def loaded_roles(self) -> list[str]: ...
 
+    async def trim_to_budget(self) -> list[str]: ...
+
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 MANAGER_KEY = web.AppKey("manager", ServerBackend)
@@ -304,6 +306,9 @@ async def analyze(request: web.Request) -> web.Response:
         result = await run_analysis(
             data, backend=request.app[MANAGER_KEY], cache=request.app[CACHE_KEY]
         )
+    # Over the memory budget, the models go now, not after BUDGET_SETTLE_S idle: the next
+    # analysis may follow at once (one after another, nothing would ever be idle).
+    await request.app[MANAGER_KEY].trim_to_budget()
     body = await asyncio.to_thread(json.dumps, result)
     return web.Response(body=body.encode("utf-8"), content_type="application/json")
 
