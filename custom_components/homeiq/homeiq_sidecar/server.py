@@ -306,9 +306,10 @@ async def analyze(request: web.Request) -> web.Response:
         result = await run_analysis(
             data, backend=request.app[MANAGER_KEY], cache=request.app[CACHE_KEY]
         )
-    # Over the memory budget, the models go now, not after BUDGET_SETTLE_S idle: the next
-    # analysis may follow at once (one after another, nothing would ever be idle).
-    await request.app[MANAGER_KEY].trim_to_budget()
+        # Over the memory budget, the models go now, not after BUDGET_SETTLE_S idle: the next
+        # analysis may follow at once (one after another, nothing would ever be idle). Still
+        # in the queue's slot, so the next one cannot have started on a model yet.
+        await request.app[MANAGER_KEY].trim_to_budget()
     body = await asyncio.to_thread(json.dumps, result)
     return web.Response(body=body.encode("utf-8"), content_type="application/json")
 
