@@ -149,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--memory-budget",
         type=float,
-        help="MiB: above it, models idle for 10 s unload too "
-        f"(default {DEFAULT_MEMORY_BUDGET_MB:.0f}, 0 = no budget)",
+        help="MiB: above it, models idle for 10 s unload too, as do those not in use when an "
+        f"analysis ends (default {DEFAULT_MEMORY_BUDGET_MB:.0f}, 0 = no budget)",
     )
     parser.add_argument(
         "--no-convert", action="store_true", default=None, help="only load already converted models"
